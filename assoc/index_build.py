@@ -1,0 +1,151 @@
+"""Building an index directory from a catalog: keyframes, encoder vectors, baselines, manifest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from assoc.catalog import Catalog
+from assoc.encoders import FrameEncoderBase, create_encoder
+from assoc.encoders.timm_encoder import TimmFrameEncoder
+from assoc.errors import MediaError
+from assoc.jsonl import write_jsonl
+from assoc.media import sample_frames
+from indexes.keyframes import KeyframeTable
+from indexes.manifest import atomic_directory, sha256_file, write_manifest
+from indexes.vector import create_vector_index, save_vector_index
+
+ENCODER_DIR = "encoder"
+VISUAL_DIR = "visual"
+BASELINES_DIR = "baselines"
+PROGRAMS_FILE = "programs.jsonl"
+
+
+@dataclass
+class BuildSettings:
+    keyframe_fps: float = 1.0
+    dedup_threshold: float = 0.97  # a keyframe this similar to the last kept one is pruned
+    short_side: int = 144
+    vector_backend: str = "flat"
+    histogram_baseline: bool = True
+    untrained_baseline: bool = True  # with a trained encoder, also index an untrained one of its kind
+    open_set_threshold: float = 0.5
+    calibration_frames: int = 1024
+
+
+@dataclass
+class BuildReport:
+    programs: int = 0
+    episodes: int = 0
+    keyframes: int = 0
+    pruned: int = 0
+    failures: list[dict] = field(default_factory=list)
+
+
+def prune_near_duplicates(vectors: np.ndarray, threshold: float) -> np.ndarray:
+    """Indices of keyframes to keep: each is kept unless it nearly repeats the last kept one."""
+    keep = [0] if len(vectors) else []
+    for i in range(1, len(vectors)):
+        if float(vectors[i] @ vectors[keep[-1]]) < threshold:
+            keep.append(i)
+    return np.array(keep, np.int64)
+
+
+def _calibration_frames(catalog: Catalog, n: int, short_side: int) -> np.ndarray:
+    episodes = [(p, e) for p in catalog.programs for e in p.episodes]
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(episodes), min(len(episodes), max(1, n // 4)), replace=False)
+    frames = []
+    for i in picks:
+        p, e = episodes[int(i)]
+        try:
+            frames.append(sample_frames(catalog.video_path(e.video), fps=0.25, max_frames=4, short_side=short_side).frames)
+        except MediaError:
+            continue  # reported when the episode itself is indexed
+    return np.concatenate(frames) if frames else np.zeros((0, short_side, short_side, 3), np.uint8)
+
+
+def _baseline_encoders(encoder: FrameEncoderBase, catalog: Catalog, settings: BuildSettings) -> dict[str, FrameEncoderBase]:
+    out: dict[str, FrameEncoderBase] = {}
+    if settings.histogram_baseline:
+        out["color_histogram"] = create_encoder("color_histogram")
+    if settings.untrained_baseline and isinstance(encoder, TimmFrameEncoder) and encoder.trained:
+        untrained = create_encoder(encoder.arch, dim=encoder.dim, image_size=encoder.image_size, seed=encoder.seed)
+        untrained.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
+        out["untrained_encoder"] = untrained
+    return out
+
+
+def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | None = None,
+                settings: BuildSettings | None = None,
+                progress: Callable[[int, int, str], None] | None = None) -> BuildReport:
+    """Write an index for every program of `catalog` to `out` (atomically); failures are reported, not fatal."""
+    settings = settings or BuildSettings()
+    encoder = encoder or create_encoder("efficientnet_b0")
+    if isinstance(encoder, TimmFrameEncoder) and not encoder.trained and not encoder.calibrated:
+        encoder.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
+    baselines = _baseline_encoders(encoder, catalog, settings)
+    report = BuildReport()
+    table = KeyframeTable()
+    vindex = create_vector_index(settings.vector_backend, encoder.dim)
+    bindex = {name: create_vector_index(settings.vector_backend, enc.dim) for name, enc in baselines.items()}
+    episodes = [(p, e) for p in catalog.programs for e in p.episodes]
+    indexed_programs: set[str] = set()
+    for n, (program, episode) in enumerate(episodes, 1):
+        if progress:
+            progress(n, len(episodes), episode.episode_id)
+        path = catalog.video_path(episode.video)
+        try:
+            sampled = sample_frames(path, fps=settings.keyframe_fps, max_frames=100_000, short_side=settings.short_side)
+        except MediaError as e:
+            report.failures.append({"program_id": program.program_id, "episode_id": episode.episode_id,
+                                    "video": str(path), "reason": e.reason})
+            continue
+        vectors = encoder.embed(sampled.frames)
+        keep = prune_near_duplicates(vectors, settings.dedup_threshold)
+        report.pruned += len(vectors) - len(keep)
+        ids = table.add_episode(program.program_id, episode.episode_id, sampled.times[keep])
+        vindex.add(ids, vectors[keep])
+        for name, enc in baselines.items():  # baselines share the keyframes and their ids
+            bindex[name].add(ids, enc.embed(sampled.frames[keep]))
+        report.episodes += 1
+        indexed_programs.add(program.program_id)
+    report.programs = len(indexed_programs)
+    report.keyframes = len(table)
+    _write(catalog, out, encoder, settings, report, table, vindex, {n: (baselines[n], bindex[n]) for n in baselines})
+    return report
+
+
+def _write(catalog, out, encoder, settings, report, table, vindex, baselines) -> None:
+    with atomic_directory(Path(out)) as tmp:
+        checksum = encoder.save(tmp / ENCODER_DIR)
+        (tmp / VISUAL_DIR).mkdir()
+        save_vector_index(vindex, tmp / VISUAL_DIR)
+        table.save(tmp / VISUAL_DIR)
+        for name, (enc, index) in baselines.items():
+            enc.save(tmp / BASELINES_DIR / name / ENCODER_DIR)
+            save_vector_index(index, tmp / BASELINES_DIR / name)
+        write_jsonl(tmp / PROGRAMS_FILE, catalog.programs)
+        write_manifest(tmp, {
+            "encoder": {"checksum": checksum, "kind": encoder.kind, "dim": encoder.dim,
+                        **{k: v for k, v in encoder.config().items() if k in ("arch", "image_size", "trained", "calibrated")}},
+            "dimensions": {"visual": encoder.dim, **{name: index.dim for name, (_, index) in baselines.items()}},
+            "counts": {"programs": report.programs, "episodes": report.episodes,
+                       "keyframes": report.keyframes, "pruned_keyframes": report.pruned,
+                       "failed_episodes": len(report.failures)},
+            "backends": {"vector": {"name": vindex.name, "metric": "inner_product"}, "text": None},
+            "baselines": sorted(baselines),
+            "settings": {k: v for k, v in vars(settings).items()},
+            "catalog": {"path": str(catalog.path.resolve()), "sha256": sha256_file(catalog.path)},
+            "signals": ["visual"],
+            "failures": report.failures,
+        })
+
+
+def index_summary(manifest: dict) -> str:
+    return json.dumps({k: manifest[k] for k in ("encoder", "counts", "backends", "signals") if k in manifest},
+                      ensure_ascii=False, indent=2)

@@ -1,0 +1,110 @@
+"""The catalog, query and result contracts of design.md as pydantic models."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Episode(_Strict):
+    episode_id: str = Field(min_length=1)
+    number: int = Field(ge=1)
+    video: str = Field(min_length=1, description="path relative to the catalog file")
+
+
+class Program(_Strict):
+    program_id: str = Field(min_length=1)
+    title: str = Field(min_length=1)
+    aliases: list[str] = []
+    category: list[str] = Field(min_length=3, max_length=3)
+    cast: list[str] = []
+    characters: list[str] = []
+    year: Optional[int] = Field(default=None, ge=1900, le=2100)
+    description: str = ""
+    episodes: list[Episode] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_episodes(self) -> "Program":
+        ids = [e.episode_id for e in self.episodes]
+        if len(set(ids)) != len(ids):
+            raise ValueError("episode_id values must be unique within a program")
+        return self
+
+
+class Clip(_Strict):
+    clip_id: str = Field(min_length=1)
+    video: str = Field(min_length=1, description="path relative to the queries file")
+    title: str = ""
+    description: str = ""
+    program_id: Optional[str] = None
+    episode_id: Optional[str] = None
+    start: Optional[float] = Field(default=None, ge=0)
+    end: Optional[float] = Field(default=None, ge=0)
+    edits: list[str] = []
+    mention: Optional[str] = None
+    category: Optional[list[str]] = None
+
+    @field_validator("category")
+    @classmethod
+    def _three_levels(cls, v: Optional[list[str]]) -> Optional[list[str]]:
+        if v is not None and len(v) != 3:
+            raise ValueError("category must have exactly three levels")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> "Clip":
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class VisualEvidence(BaseModel):
+    votes: int
+    frames: int
+    similarity: float
+
+
+class TextEvidence(BaseModel):
+    bm25: Optional[float] = None
+    fuzzy: Optional[float] = None
+    field: Optional[str] = None
+
+
+class CategoryEvidence(BaseModel):
+    agree_levels: int
+
+
+class Evidence(BaseModel):
+    visual: Optional[VisualEvidence] = None
+    text: Optional[TextEvidence] = None
+    category: Optional[CategoryEvidence] = None
+
+
+class Candidate(BaseModel):
+    program_id: str
+    title: str
+    score: float
+    episode_id: Optional[str] = None
+    start: Optional[float] = None
+    end: Optional[float] = None
+    evidence: Evidence = Evidence()
+
+
+class CategoryPrediction(BaseModel):
+    levels: list[tuple[str, float]] = []
+
+
+class Result(BaseModel):
+    clip_id: str
+    match: Optional[str] = None
+    confidence: float = 0.0
+    candidates: list[Candidate] = []
+    category: CategoryPrediction = CategoryPrediction()
+    degraded: list[str] = []
+    timings_ms: dict[str, float] = {}
+    error: Optional[str] = Field(default=None, description="set when the clip could not be processed")

@@ -1,0 +1,1 @@
+"""The `assoc` command line: thin commands over the library."""

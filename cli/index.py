@@ -1,0 +1,59 @@
+"""assoc index: build and inspect index directories."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from cli.common import EXIT_FAILURE, EXIT_USAGE, boundary, fail, progress_bar
+
+app = typer.Typer(help="Build and inspect index directories.", no_args_is_help=True)
+
+
+@app.command("build")
+@boundary
+def build(
+    catalog: Path = typer.Option(..., help="catalog.jsonl"),
+    out: Path = typer.Option(..., help="index directory to write (replaced atomically)"),
+    encoder: Path = typer.Option(None, help="a saved encoder directory (default: an untrained --arch encoder)"),
+    arch: str = typer.Option("efficientnet_b0", help="encoder architecture when --encoder is not given"),
+    dim: int = typer.Option(256, help="embedding dimension of a new encoder"),
+    image_size: int = typer.Option(128, help="input size of a new encoder"),
+    seed: int = typer.Option(0, help="initialisation seed of a new encoder"),
+    keyframe_fps: float = typer.Option(1.0, help="keyframes sampled per second of episode"),
+    dedup: float = typer.Option(0.97, help="prune a keyframe this similar to the previous kept one"),
+    vector_backend: str = typer.Option("flat", help="vector index backend (flat, bruteforce)"),
+    threshold: float = typer.Option(0.5, help="open-set threshold stored with the index"),
+) -> None:
+    """Index every program of a catalog: keyframe vectors, keyframe table, colour-histogram baseline."""
+    from assoc.catalog import load_catalog
+    from assoc.encoders import create_encoder, load_encoder
+    from assoc.index_build import BuildSettings, build_index
+    from assoc.taxonomy import load_taxonomy
+
+    cat = load_catalog(catalog, load_taxonomy())
+    for e in cat.errors:
+        typer.echo(f"rejected: {e}", err=True)
+    if not cat.programs:
+        fail(f"{catalog}: no valid programs", EXIT_USAGE)
+    enc = load_encoder(encoder) if encoder else create_encoder(arch, dim=dim, image_size=image_size, seed=seed)
+    settings = BuildSettings(keyframe_fps=keyframe_fps, dedup_threshold=dedup, vector_backend=vector_backend,
+                             open_set_threshold=threshold)
+    report = build_index(cat, out, enc, settings, progress=progress_bar("index"))
+    typer.echo(f"indexed {report.programs} programs, {report.episodes} episodes, {report.keyframes} keyframes "
+               f"({report.pruned} near-duplicates pruned) into {out}")
+    for f in report.failures:
+        typer.echo(f"failed: {f['episode_id']} ({f['video']}): {f['reason']}", err=True)
+    if cat.errors or report.failures:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command("info")
+@boundary
+def info(index: Path = typer.Option(..., help="index directory")) -> None:
+    """Print an index's manifest summary after verifying its files."""
+    from assoc.index_build import index_summary
+    from indexes.manifest import read_manifest
+
+    typer.echo(index_summary(read_manifest(index)))

@@ -1,0 +1,48 @@
+"""assoc demo and assoc bench."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from cli.common import boundary, progress_bar
+
+bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+
+
+@boundary
+def demo(
+    out: Path = typer.Option(Path("data/generated/demo"), help="working directory for the demo"),
+    preset: str = typer.Option("small", help="universe preset"),
+    seed: int = typer.Option(0, help="universe seed"),
+    fresh: bool = typer.Option(False, help="regenerate the universe even if one with this preset and seed exists"),
+) -> None:
+    """Run the whole pipeline on a small universe and print the results table."""
+    from eval.demo import run_demo
+    from eval.report import breakdown_table, summary_table
+
+    report = run_demo(out, preset=preset, seed=seed, fresh=fresh, log=lambda m: typer.echo(m, err=True),
+                      progress=progress_bar)
+    typer.echo(summary_table(report["runs"]))
+    typer.echo("")
+    typer.echo(breakdown_table(report["runs"], "by_edit"))
+    for note in report["notes"]:
+        typer.echo(f"note: {note}")
+    typer.echo(f"full report: {out / 'report' / 'report.md'}")
+
+
+@bench_app.command("decode")
+@boundary
+def bench_decode(
+    catalog: Path = typer.Option(..., help="catalog.jsonl whose episodes are decoded"),
+    fps: float = typer.Option(1.0, help="sampling rate (the index's keyframe rate by default)"),
+    max_frames: int = typer.Option(100_000, help="frames per video at most"),
+    short_side: int = typer.Option(144, help="decode so the short side is at most about this"),
+    limit: int = typer.Option(None, help="episodes at most"),
+) -> None:
+    """Decoding throughput of the frame-sampling path (frames per second)."""
+    from eval.benchmarks import decode_throughput
+
+    typer.echo(json.dumps(decode_throughput(catalog, fps, max_frames, short_side, limit), indent=2))

@@ -1,0 +1,59 @@
+"""Writing report.json and report.md from scored runs."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from assoc.jsonl import atomic_write_text
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "-" if math.isnan(v) else f"{v:.3f}"
+    return str(v)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def summary_table(runs: dict[str, dict]) -> str:
+    """One row per run: the headline figures."""
+    headers = ["run", "n", "R@1", "R@5", "R@10", "R@50", "MRR", "nDCG@10", "loc.", "open P", "open R", "open F1"]
+    rows = []
+    for name, s in runs.items():
+        o = s["overall"]
+        rows.append([name, o["n"], o["recall@1"], o["recall@5"], o["recall@10"], o["recall@50"], o["mrr"],
+                     o["ndcg@10"], o["localisation"]["of_correct_top1"], o["open_set"]["precision"],
+                     o["open_set"]["recall"], o["open_set"]["f1"]])
+    return table(headers, rows)
+
+
+def breakdown_table(runs: dict[str, dict], key: str) -> str:
+    names = list(runs)
+    groups = list(next(iter(runs.values()))[key]) if runs else []
+    headers = [key.replace("by_", ""), "n"] + [f"{n} R@1" for n in names] + [f"{n} R@10" for n in names]
+    rows = []
+    for g in groups:
+        first = runs[names[0]][key][g]
+        rows.append([g, first["n"]] + [runs[n][key].get(g, {}).get("recall@1", float("nan")) for n in names]
+                    + [runs[n][key].get(g, {}).get("recall@10", float("nan")) for n in names])
+    return table(headers, rows)
+
+
+def write_report(out_dir: str | Path, report: dict) -> None:
+    out_dir = Path(out_dir)
+    atomic_write_text(out_dir / "report.json", json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    runs = report["runs"]
+    parts = [f"# assoc evaluation\n\nindex: `{report['index']}`  \nqueries: `{report['queries']}`  \n"
+             f"clips: {report['clips']} ({report['open_set_clips']} open-set), decode failures: {len(report['failures'])}\n",
+             "## Overall (recall and localisation on in-catalog clips; open set on all clips)\n", summary_table(runs), ""]
+    for note in report.get("notes", []):
+        parts.append(f"- {note}")
+    for key in ("by_edit", "by_mention", "by_category"):
+        parts += ["", f"## {key.replace('_', ' ').capitalize()} (in-catalog clips)\n", breakdown_table(runs, key)]
+    atomic_write_text(out_dir / "report.md", "\n".join(parts) + "\n")

@@ -1,0 +1,1 @@
+"""Retrieval backends behind small interfaces (no torch here)."""

@@ -1,0 +1,13 @@
+"""The exceptions of the `indexes` package."""
+
+
+class IndexBackendError(Exception):
+    """Base class of every error raised by the indexes package."""
+
+
+class UnknownBackendError(IndexBackendError):
+    """A backend name is not in the registry; the message lists the known names."""
+
+
+class IndexCorruptError(IndexBackendError):
+    """Index files are missing, unreadable or do not match the manifest."""

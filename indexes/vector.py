@@ -1,0 +1,176 @@
+"""Vector indexes over L2-normalised float32 vectors with int64 ids, searched by inner product.
+
+One interface (`add`, `remove`, `search`, `save`, `load`), a brute-force numpy reference, and FAISS
+backends built by name. Every backend passes the conformance tests in tests/indexes.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+from indexes.errors import IndexCorruptError, UnknownBackendError
+
+
+def _check(xb: np.ndarray, dim: int) -> np.ndarray:
+    xb = np.ascontiguousarray(xb, dtype=np.float32)
+    if xb.ndim != 2 or xb.shape[1] != dim:
+        raise ValueError(f"expected vectors of shape (n, {dim}), got {xb.shape}")
+    return xb
+
+
+class VectorIndex(ABC):
+    name: str = ""
+
+    def __init__(self, dim: int):
+        self.dim = dim
+
+    @abstractmethod
+    def add(self, ids: np.ndarray, xb: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def remove(self, ids: np.ndarray) -> int: ...
+
+    @abstractmethod
+    def search(self, xq: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """D (nq x k, inner products, descending) and I (nq x k ids, -1 where fewer than k)."""
+
+    @property
+    @abstractmethod
+    def ntotal(self) -> int: ...
+
+    @abstractmethod
+    def save(self, directory: Path) -> list[str]:
+        """Write into `directory`; return the file names written."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, dim: int) -> "VectorIndex": ...
+
+
+class BruteForceIndex(VectorIndex):
+    """The numpy reference: exact, simple, for tests and tiny catalogs."""
+
+    name = "bruteforce"
+
+    def __init__(self, dim: int):
+        super().__init__(dim)
+        self.ids = np.zeros(0, np.int64)
+        self.xb = np.zeros((0, dim), np.float32)
+
+    def add(self, ids, xb) -> None:
+        xb = _check(xb, self.dim)
+        self.ids = np.concatenate([self.ids, np.asarray(ids, np.int64)])
+        self.xb = np.concatenate([self.xb, xb])
+
+    def remove(self, ids) -> int:
+        keep = ~np.isin(self.ids, np.asarray(ids, np.int64))
+        removed = int((~keep).sum())
+        self.ids, self.xb = self.ids[keep], self.xb[keep]
+        return removed
+
+    def search(self, xq, k):
+        xq = _check(xq, self.dim)
+        sims = xq @ self.xb.T  # nq x n
+        n = min(k, len(self.ids))
+        D = np.full((len(xq), k), -np.inf, np.float32)
+        I = np.full((len(xq), k), -1, np.int64)  # noqa: E741
+        if n:
+            order = np.argsort(-sims, axis=1, kind="stable")[:, :n]
+            D[:, :n] = np.take_along_axis(sims, order, 1)
+            I[:, :n] = self.ids[order]
+        return D, I
+
+    @property
+    def ntotal(self) -> int:
+        return len(self.ids)
+
+    def save(self, directory: Path) -> list[str]:
+        np.savez(directory / "vectors.npz", ids=self.ids, xb=self.xb)
+        return ["vectors.npz"]
+
+    @classmethod
+    def load(cls, directory: Path, dim: int) -> "BruteForceIndex":
+        idx = cls(dim)
+        with np.load(directory / "vectors.npz") as z:
+            idx.ids, idx.xb = z["ids"], z["xb"]
+        return idx
+
+
+class FaissFlatIndex(VectorIndex):
+    """Exact inner-product search (IndexFlatIP) with arbitrary int64 ids (IndexIDMap2)."""
+
+    name = "flat"
+    FILE = "vectors.faiss"
+
+    def __init__(self, dim: int, index=None):
+        import faiss
+
+        super().__init__(dim)
+        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    def add(self, ids, xb) -> None:
+        self.index.add_with_ids(_check(xb, self.dim), np.ascontiguousarray(ids, dtype=np.int64))
+
+    def remove(self, ids) -> int:
+        return int(self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
+
+    def search(self, xq, k):
+        D, I = self.index.search(_check(xq, self.dim), k)  # noqa: E741
+        D[I < 0] = -np.inf
+        return D, I
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    def save(self, directory: Path) -> list[str]:
+        import faiss
+
+        faiss.write_index(self.index, str(directory / self.FILE))
+        return [self.FILE]
+
+    @classmethod
+    def load(cls, directory: Path, dim: int) -> "FaissFlatIndex":
+        import faiss
+
+        path = directory / cls.FILE
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as e:
+            raise IndexCorruptError(f"{path}: cannot read FAISS index: {str(e).splitlines()[0]}") from e
+        if index.d != dim:
+            raise IndexCorruptError(f"{path}: dimension {index.d}, expected {dim}")
+        return cls(dim, index)
+
+
+VECTOR_BACKENDS: dict[str, type[VectorIndex]] = {"bruteforce": BruteForceIndex, "flat": FaissFlatIndex}
+
+
+def _backend(name: str) -> type[VectorIndex]:
+    if name not in VECTOR_BACKENDS:
+        raise UnknownBackendError(f"unknown vector index '{name}'; known: {', '.join(VECTOR_BACKENDS)}")
+    return VECTOR_BACKENDS[name]
+
+
+def create_vector_index(name: str, dim: int) -> VectorIndex:
+    return _backend(name)(dim)
+
+
+def save_vector_index(index: VectorIndex, directory: Path) -> list[str]:
+    """Write the index and a config naming its backend; return the files written."""
+    directory.mkdir(parents=True, exist_ok=True)
+    files = index.save(directory)
+    (directory / "vector_index.json").write_text(json.dumps({"backend": index.name, "dim": index.dim}))
+    return files + ["vector_index.json"]
+
+
+def load_vector_index(directory: Path) -> VectorIndex:
+    try:
+        config = json.loads((directory / "vector_index.json").read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise IndexCorruptError(f"{directory}: missing or invalid vector_index.json") from e
+    return _backend(config["backend"]).load(directory, int(config["dim"]))

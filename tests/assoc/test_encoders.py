@@ -1,0 +1,73 @@
+"""Every registered encoder: shape, normalisation, save/load round trip, integrity checks."""
+
+import numpy as np
+import pytest
+
+from assoc.encoders import create_encoder, list_encoders, load_encoder
+from assoc.errors import InputError, ModelError
+
+FRAMES = np.random.default_rng(0).integers(0, 256, (5, 36, 64, 3), dtype=np.uint8)
+
+
+def small(name):
+    kw = {} if name == "color_histogram" else {"dim": 16, "image_size": 32}
+    return create_encoder(name, **kw)
+
+
+@pytest.mark.parametrize("name", list_encoders())
+def test_registry_encoder_embeds_normalised_vectors(name, tmp_path):
+    enc = small(name)
+    v = enc.embed(FRAMES)
+    assert v.shape == (5, enc.dim) and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    checksum = enc.save(tmp_path / "enc")
+    again = load_encoder(tmp_path / "enc")
+    assert again.checksum == checksum == enc.checksum
+    np.testing.assert_allclose(again.embed(FRAMES), v, atol=1e-5)
+
+
+def test_unknown_encoder_lists_known_names():
+    with pytest.raises(InputError) as e:
+        create_encoder("resnet9000")
+    assert "resnet9000" in str(e.value) and "efficientnet_b0" in str(e.value)
+
+
+def test_untrained_encoder_is_reproducible_from_its_seed():
+    a = create_encoder("test_efficientnet", dim=8, image_size=32, seed=3)
+    b = create_encoder("test_efficientnet", dim=8, image_size=32, seed=3)
+    c = create_encoder("test_efficientnet", dim=8, image_size=32, seed=4)
+    assert a.checksum == b.checksum != c.checksum
+
+
+def test_calibration_changes_statistics_not_weights():
+    enc = create_encoder("test_efficientnet", dim=8, image_size=32)
+    before = enc.checksum
+    enc.calibrate(FRAMES)
+    assert enc.calibrated and enc.checksum != before  # batch-norm buffers are part of the model
+    v = enc.embed(FRAMES)
+    assert float((v @ v.T)[np.triu_indices(5, 1)].max()) < 0.999  # frames no longer collapse to one vector
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    enc = small("test_efficientnet")
+    enc.save(tmp_path / "enc")
+    weights = tmp_path / "enc" / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="does not match its checksum"):
+        load_encoder(tmp_path / "enc")
+    with pytest.raises(ModelError, match="not an encoder directory"):
+        load_encoder(tmp_path)
+
+
+def test_local_weight_file_is_loaded(tmp_path):
+    import torch
+
+    src = create_encoder("test_efficientnet", dim=8, image_size=32, seed=1)
+    torch.save(src.net.backbone.state_dict(), tmp_path / "w.pth")
+    enc = create_encoder("test_efficientnet", dim=8, image_size=32, seed=2, weights=tmp_path / "w.pth")
+    for (k, a), (_, b) in zip(src.net.backbone.state_dict().items(), enc.net.backbone.state_dict().items()):
+        assert torch.equal(a, b), k
+    with pytest.raises(ModelError, match="not found"):
+        create_encoder("test_efficientnet", weights=tmp_path / "absent.pth")

@@ -1,0 +1,109 @@
+"""A real end-to-end visual lookup on the tiny universe: decode, embed, FAISS search, vote."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+from assoc.catalog import load_catalog, load_queries
+from assoc.encoders import create_encoder
+from assoc.errors import IndexMismatchError, InputError
+from assoc.index_build import prune_near_duplicates
+from assoc.index_reader import check_encoder, open_index
+from assoc.lookup import Lookup, LookupSettings
+from assoc.media import sample_frames
+from assoc.videoio import write_video
+
+
+@pytest.fixture(scope="module")
+def verbatim_clip(tiny_universe, taxonomy, tmp_path_factory):
+    """A clip cut from an episode with no edit at all: the visual path must find it."""
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    program = catalog.programs[3]
+    episode = program.episodes[0]
+    s = sample_frames(catalog.video_path(episode.video), fps=8, max_frames=10_000)
+    start = 4.0
+    frames = s.frames[int(start * 8) : int(start * 8) + 40]  # 5 s from t = 4 s
+    path = tmp_path_factory.mktemp("clips") / "verbatim.mp4"
+    write_video(path, list(frames), 8)
+    return path, program.program_id, episode.episode_id, start
+
+
+def test_verbatim_clip_is_found_and_localised(tiny_index, verbatim_clip):
+    path, program_id, episode_id, start = verbatim_clip
+    result = Lookup(open_index(tiny_index), LookupSettings(short_side=72)).lookup_video(path, "c1")
+    top = result.candidates[0]
+    assert top.program_id == program_id and top.episode_id == episode_id
+    assert abs(top.start - start) <= 1.0
+    assert top.evidence.visual.votes == top.evidence.visual.frames == 10
+    assert result.clip_id == "c1" and set(result.timings_ms) >= {"decode", "embed", "vector"}
+    assert top.title and 0 < result.confidence <= 1.0
+
+
+def test_batch_lookup_reports_failures_and_goes_on(tiny_index, tiny_universe, tmp_path):
+    clips, _ = load_queries(tiny_universe / "clips" / "test.jsonl")
+    queries = tiny_universe / "clips" / "test.jsonl"
+    broken = clips[0].model_copy(update={"clip_id": "broken", "video": str(tmp_path / "missing.mp4")})
+    results, failures = Lookup(open_index(tiny_index)).lookup_clips(queries, [broken] + clips[:3])
+    assert len(results) == 4 and len(failures) == 1
+    assert "broken" in failures[0] and "file not found" in failures[0]
+    assert results[0].error and all(r.error is None and r.candidates for r in results[1:])
+
+
+def test_unavailable_signal_is_an_error(tiny_index):
+    index = open_index(tiny_index)
+    with pytest.raises(InputError, match="signal 'text' is not available"):
+        Lookup(index, signals=["text"])
+    with pytest.raises(InputError, match="unknown signal 'smell'"):
+        Lookup(index, signals=["smell"])
+
+
+def test_index_refuses_another_encoder(tiny_index, tmp_path):
+    index = open_index(tiny_index)
+    with pytest.raises(IndexMismatchError, match="refusing encoder"):
+        check_encoder(index, create_encoder("test_efficientnet", dim=32, image_size=64, seed=99))
+    swapped = tmp_path / "swapped"
+    shutil.copytree(tiny_index, swapped)
+    other = create_encoder("test_efficientnet", dim=32, image_size=64, seed=99)
+    shutil.rmtree(swapped / "encoder")
+    other.save(swapped / "encoder")
+    with pytest.raises(IndexMismatchError, match="do not match the manifest"):
+        open_index(swapped)
+
+
+def test_tampered_index_is_refused(tiny_index, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_index, copy)
+    with open(copy / "visual" / "keyframes.npz", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(IndexMismatchError, match="changed: visual/keyframes.npz"):
+        open_index(copy)
+
+
+def test_index_manifest_counts(tiny_index):
+    m = open_index(tiny_index).manifest
+    assert m["counts"]["programs"] == 8 and m["counts"]["episodes"] == 8
+    assert m["counts"]["keyframes"] > 0 and m["encoder"]["calibrated"] is True
+    assert m["dimensions"] == {"visual": 32, "color_histogram": 512}
+
+
+def test_prune_near_duplicates():
+    v = np.array([[1, 0], [1, 0], [0.99, 0.141], [0, 1], [0, 1]], np.float32)
+    assert list(prune_near_duplicates(v, 0.97)) == [0, 3]
+    assert list(prune_near_duplicates(v, 0.999)) == [0, 2, 3]
+
+
+def test_trained_encoder_index_carries_untrained_baseline(tiny_universe, taxonomy, tmp_path):
+    from assoc.index_build import BuildSettings, build_index
+    from eval.runner import evaluate
+
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    catalog.programs = catalog.programs[:4]
+    trained = create_encoder("test_efficientnet", dim=16, image_size=48, seed=5, trained=True)
+    build_index(catalog, tmp_path / "idx", trained, BuildSettings(short_side=72))
+    index = open_index(tmp_path / "idx")
+    assert set(index.baselines) == {"color_histogram", "untrained_encoder"}
+    untrained = index.baselines["untrained_encoder"].encoder
+    assert untrained.checksum != index.visual.encoder.checksum and untrained.calibrated and not untrained.trained
+    report = evaluate(tmp_path / "idx", tiny_universe / "clips" / "test.jsonl", tmp_path / "report")
+    assert set(report["runs"]) == {"visual", "color_histogram", "untrained_encoder"} and not report["notes"]
