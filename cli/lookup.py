@@ -18,6 +18,7 @@ def lookup(
     video: Path = typer.Argument(None, help="a clip to look up"),
     index: Path = typer.Option(..., help="index directory"),
     title: str = typer.Option("", help="the clip's title (used by the text signal)"),
+    description: str = typer.Option("", help="the clip's description (used by the text signal)"),
     top_k: int = typer.Option(None, help="candidates to return (default: ASSOC_TOP_K or 10)"),
     signals: str = typer.Option(None, help="comma list of visual,text,category (default: all the index has)"),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
@@ -33,19 +34,21 @@ def lookup(
     s = settings()
     ls = LookupSettings(fps=s.lookup_fps, max_frames=s.lookup_max_frames, neighbours=s.neighbours,
                         top_k=top_k or s.top_k, threshold=s.threshold)
-    if (video is None) == (queries is None):
-        fail("give either a VIDEO or --queries", EXIT_USAGE)
+    if video is not None and queries is not None:
+        fail("give either a VIDEO or --queries, not both", EXIT_USAGE)
     if queries is not None and out is None:
         fail("--queries needs --out RESULTS.jsonl", EXIT_USAGE)
-    lk = Lookup(open_index(index), ls, _signals(signals))
-    if video is not None:
-        result = lk.lookup_video(video)
+    lk = Lookup(open_index(index, es=s.es()), ls, _signals(signals))
+    if queries is None:
+        if video is None and (lk.needs_video or not title):
+            fail("give a VIDEO (or, with --signals text, a --title), or --queries", EXIT_USAGE)
+        result = lk.lookup_video(video, title=title, description=description)
         if as_json:
             typer.echo(result.model_dump_json(indent=2))
             return
         typer.echo(f"match: {result.match or 'no match'} (confidence {result.confidence:.3f})")
         for i, c in enumerate(result.candidates, 1):
-            where = f"{c.episode_id} {c.start:.1f}-{c.end:.1f}s" if c.episode_id else ""
+            where = f"{c.episode_id} {c.start:.1f}-{c.end:.1f}s" if c.episode_id is not None else ""
             typer.echo(f"{i:>3}. {c.program_id} {c.title}  score {c.score:.3f}  {where}")
         return
     clips, rejected = load_queries(queries)

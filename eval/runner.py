@@ -10,7 +10,7 @@ from assoc.catalog import clip_video_path, load_queries
 from assoc.errors import MediaError
 from assoc.index_reader import open_index
 from assoc.jsonl import write_jsonl
-from assoc.lookup import Lookup, LookupSettings, decode_clip
+from assoc.lookup import Lookup, LookupSettings, build_result, decode_clip, visual_candidates
 from assoc.schema import Result
 from eval.report import write_report
 from eval.scoring import score_run
@@ -18,45 +18,60 @@ from eval.scoring import score_run
 
 def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Path,
              settings: LookupSettings | None = None, baselines: bool = True,
-             progress: Callable[[int, int], None] | None = None) -> dict:
-    """Run the index's lookup and the reference baselines over every clip; write the report."""
+             progress: Callable[[int, int], None] | None = None, es: dict | None = None) -> dict:
+    """Run every signal alone, their fusion and the reference baselines over every clip; write the report.
+
+    Each clip is decoded once and each signal computed once; the runs are assembled from those.
+    """
     settings = settings or LookupSettings(top_k=50)
-    index = open_index(index_path)
+    index = open_index(index_path, es=es)
     clips, rejected = load_queries(queries_path)
     lookup = Lookup(index, settings)
-    runs = {"visual": lookup.index.visual}
+    visual_runs = {"visual": index.visual} if index.visual is not None else {}
     notes = []
-    if baselines:
-        runs.update(index.baselines)
+    if baselines and index.visual is not None:
+        visual_runs.update(index.baselines)
         if not index.manifest["encoder"].get("trained"):
             notes.append("the index's encoder is untrained: the 'visual' run is the untrained-encoder baseline")
         elif "untrained_encoder" not in index.baselines:
             notes.append("this index has no untrained-encoder baseline (built with --no-untrained-baseline)")
-    results: dict[str, dict[str, Result]] = {name: {} for name in runs}
+    run_names = list(visual_runs) + (["text"] if lookup.text else []) + (["fused"] if lookup.text and visual_runs else [])
+    results: dict[str, dict[str, Result]] = {name: {} for name in run_names}
     failures = [str(e) for e in rejected]
     t0 = time.time()
     for n, clip in enumerate(clips, 1):
+        timings: dict = {}
+        degraded: list[str] = []
         try:
-            t = time.perf_counter()
-            sampled = decode_clip(clip_video_path(queries_path, clip), settings)
-            timings = {"decode": round((time.perf_counter() - t) * 1000, 2)}
-            for name, vindex in runs.items():
-                results[name][clip.clip_id] = lookup.lookup_frames(clip.clip_id, sampled, vindex, timings)
+            vis = {}
+            if visual_runs:
+                t = time.perf_counter()
+                sampled = decode_clip(clip_video_path(queries_path, clip), settings)
+                timings["decode"] = round((time.perf_counter() - t) * 1000, 2)
+                vis = {name: visual_candidates(v, index, sampled, settings, timings) for name, v in visual_runs.items()}
+            txt = lookup.text_candidates(clip.title, clip.description, timings, degraded)
+            build = lambda v, t: build_result(clip.clip_id, index, lookup.threshold, timings,  # noqa: E731
+                                              settings.top_k, v, t, degraded)
+            for name in visual_runs:
+                results[name][clip.clip_id] = build(vis[name], None)
+            if "text" in results:
+                results["text"][clip.clip_id] = build(None, txt or [])
+            if "fused" in results:
+                results["fused"][clip.clip_id] = build(vis["visual"], txt)
         except MediaError as e:
             failures.append(f"{clip.clip_id}: {e}")
-            for name in runs:
+            for name in run_names:
                 results[name][clip.clip_id] = Result(clip_id=clip.clip_id, error=str(e))
         if progress:
             progress(n, len(clips))
     out_dir = Path(out_dir)
-    for name in runs:
-        write_jsonl(out_dir / ("results.jsonl" if name == "visual" else f"results_{name}.jsonl"),
-                    results[name].values())
+    for name in run_names:
+        write_jsonl(out_dir / f"results_{name}.jsonl", results[name].values())
     report = {
         "index": str(index.path), "queries": str(queries_path), "clips": len(clips),
         "open_set_clips": sum(c.program_id is None for c in clips), "threshold": lookup.threshold,
-        "encoder": index.manifest["encoder"], "settings": vars(settings),
-        "runs": {name: score_run(clips, results[name]) for name in runs},
+        "encoder": index.manifest.get("encoder"), "signals": index.signals, "settings": vars(settings),
+        "runs": {name: score_run(clips, results[name]) for name in run_names},
         "failures": failures, "notes": notes, "wall_seconds": round(time.time() - t0, 1),
     }
     write_report(out_dir, report)

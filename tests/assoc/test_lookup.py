@@ -31,7 +31,7 @@ def verbatim_clip(tiny_universe, taxonomy, tmp_path_factory):
 
 def test_verbatim_clip_is_found_and_localised(tiny_index, verbatim_clip):
     path, program_id, episode_id, start = verbatim_clip
-    result = Lookup(open_index(tiny_index), LookupSettings(short_side=72)).lookup_video(path, "c1")
+    result = Lookup(open_index(tiny_index), LookupSettings(short_side=72), signals=["visual"]).lookup_video(path, "c1")
     top = result.candidates[0]
     assert top.program_id == program_id and top.episode_id == episode_id
     assert abs(top.start - start) <= 1.0
@@ -52,8 +52,8 @@ def test_batch_lookup_reports_failures_and_goes_on(tiny_index, tiny_universe, tm
 
 def test_unavailable_signal_is_an_error(tiny_index):
     index = open_index(tiny_index)
-    with pytest.raises(InputError, match="signal 'text' is not available"):
-        Lookup(index, signals=["text"])
+    with pytest.raises(InputError, match="signal 'category' is not available"):
+        Lookup(index, signals=["category"])
     with pytest.raises(InputError, match="unknown signal 'smell'"):
         Lookup(index, signals=["smell"])
 
@@ -106,4 +106,5 @@ def test_trained_encoder_index_carries_untrained_baseline(tiny_universe, taxonom
     untrained = index.baselines["untrained_encoder"].encoder
     assert untrained.checksum != index.visual.encoder.checksum and untrained.calibrated and not untrained.trained
     report = evaluate(tmp_path / "idx", tiny_universe / "clips" / "test.jsonl", tmp_path / "report")
-    assert set(report["runs"]) == {"visual", "color_histogram", "untrained_encoder"} and not report["notes"]
+    assert set(report["runs"]) == {"visual", "color_histogram", "untrained_encoder", "text", "fused"}
+    assert not report["notes"]

@@ -1,0 +1,1 @@
+"""The text signal: normalisation, query understanding, documents for the text indexes, semantic model."""

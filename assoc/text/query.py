@@ -1,0 +1,87 @@
+"""Query understanding for clip titles: names, episode markers, platform noise, a fielded query."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from assoc.text.normalize import normalize
+from indexes.text.base import TextQuery
+
+CN_DIGITS = {"零": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_NUM = r"(\d+|[零一二两三四五六七八九十]+)"
+# platform noise: words uploaders add that name no program (matched whole, case-insensitive)
+NOISE = ("名场面合集", "名场面", "高能", "混剪", "合集", "神剪辑", "花絮", "名台词", "抢先看", "必看", "太好哭了", "笑死",
+         "高光", "演技", "reaction", "highlights", "best moments", "fan edit", "full scene", "compilation", "must watch",
+         "cut", "lol", "edit", "clip", "shorts", "这段太好笑了", "今天的快乐", "绝了绝了", "看哭了", "经典片段", "随手分享",
+         "不看后悔", "this scene though", "wait for it", "omg")
+_NOISE_RE = re.compile("|".join(re.escape(n) for n in sorted(NOISE, key=len, reverse=True)), re.IGNORECASE)
+_BRACKETS = re.compile(r"[《【「『“\"]([^》】」』”\"]{1,40})[》】」』”\"]")
+_EPISODE = re.compile(rf"第{_NUM}集|\bEP\.?\s?(\d+)\b|\bE(\d+)\b|\bPart\s?(\d+)\b|\bS(\d+)\s?E(\d+)\b|第{_NUM}季|\bSeason\s?(\d+)\b",
+                      re.IGNORECASE)
+_HASHTAG = re.compile(r"#\S+")
+_SEPARATORS = re.compile(r"[|｜/\\·•:：,，。!！?？~～\-—_()（）\[\]]+")
+
+
+def cn_to_int(s: str) -> int | None:
+    if s.isdigit():
+        return int(s)
+    if not s or any(c not in CN_DIGITS and c != "十" for c in s):
+        return None
+    if "十" in s:
+        tens, _, ones = s.partition("十")
+        return (CN_DIGITS.get(tens, 1) if tens else 1) * 10 + (CN_DIGITS.get(ones, 0) if ones else 0)
+    return CN_DIGITS[s[0]] if len(s) == 1 else None
+
+
+def _cn(n: int) -> str:
+    digits = "零一二三四五六七八九"
+    if n < 10:
+        return digits[n]
+    return ("" if n < 20 else digits[n // 10]) + "十" + (digits[n % 10] if n % 10 else "")
+
+
+@dataclass
+class ParsedTitle:
+    names: list[str] = field(default_factory=list)  # candidate program names, most likely first
+    episode: int | None = None
+    season: int | None = None
+    part: int | None = None
+    text: str = ""  # the cleaned remainder: noise, markers and hashtags removed
+
+    def to_query(self) -> TextQuery:
+        return TextQuery(names=list(self.names), text=self.text)
+
+
+def parse_title(title: str, description: str = "") -> ParsedTitle:
+    """Extract names (《》, 【】, quotes, text before an episode marker), markers, and clean text."""
+    text = normalize(f"{title} {description}")
+    parsed = ParsedTitle()
+    names = [m.group(1).strip() for m in _BRACKETS.finditer(text)]
+    first_marker = None
+    for m in _EPISODE.finditer(text):
+        first_marker = first_marker if first_marker is not None else m.start()
+        g = m.groups()
+        if g[0] or g[1] or g[2]:
+            parsed.episode = parsed.episode or cn_to_int(g[0] or g[1] or g[2])
+        elif g[3]:
+            parsed.part = int(g[3])
+        elif g[4]:
+            parsed.season, parsed.episode = int(g[4]), int(g[5])
+        else:
+            parsed.season = cn_to_int(g[6] or g[7] or "")
+    if first_marker:
+        before = _BRACKETS.sub(" ", text[:first_marker])
+        before = _NOISE_RE.sub(" ", _SEPARATORS.sub(" ", before)).strip()
+        if before:
+            names.append(before)
+    cleaned = _HASHTAG.sub(lambda m: " " + m.group(0)[1:] + " ", text)
+    cleaned = _EPISODE.sub(" ", cleaned)
+    if parsed.season and parsed.season >= 2:  # seasons are part of program titles: keep them searchable
+        cleaned += f" 第{_cn(parsed.season)}季 season {parsed.season}"
+    cleaned = _NOISE_RE.sub(" ", cleaned)
+    cleaned = _SEPARATORS.sub(" ", re.sub(r"[《》【】「」『』“”\"]", " ", cleaned))
+    parsed.text = re.sub(r"\s+", " ", cleaned).strip()
+    seen = set()
+    parsed.names = [n for n in (_NOISE_RE.sub(" ", x).strip() for x in names) if n and not (n in seen or seen.add(n))]
+    return parsed
