@@ -46,3 +46,18 @@ def bench_decode(
     from eval.benchmarks import decode_throughput
 
     typer.echo(json.dumps(decode_throughput(catalog, fps, max_frames, short_side, limit), indent=2))
+
+
+@bench_app.command("text")
+@boundary
+def bench_text(
+    out: Path = typer.Option(..., help="working directory (catalog and index are written here)"),
+    programs: int = typer.Option(60_000, help="programs in the synthetic text-only catalog"),
+    queries: int = typer.Option(1000, help="clip titles to look up"),
+    semantic: bool = typer.Option(True, help="include the semantic model"),
+    seed: int = typer.Option(0, help="universe seed"),
+) -> None:
+    """Text path at scale: tantivy build time, query latency p50/p99, memory."""
+    from eval.benchmarks import text_scale
+
+    typer.echo(json.dumps(text_scale(out, programs, queries, semantic, seed), indent=2))

@@ -25,3 +25,67 @@ def decode_throughput(catalog_path: str | Path, fps: float, max_frames: int, sho
     return {"episodes": len(episodes), "sampled_frames": frames, "video_seconds": round(video_seconds, 1),
             "wall_seconds": round(wall, 2), "frames_per_second": round(frames / wall, 1),
             "video_seconds_per_second": round(video_seconds / wall, 1), "fps": fps, "max_frames": max_frames}
+
+
+def _rss_mb() -> float:
+    """Current resident memory of this process, MB (Linux /proc)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def text_scale(out: str | Path, n_programs: int, n_queries: int, semantic: bool = True, seed: int = 0) -> dict:
+    """Build a text-only index over an n_programs synthetic catalog; time queries written like uploads."""
+    import numpy as np
+
+    from assoc.index_build import BuildSettings, build_index
+    from assoc.index_reader import open_index
+    from assoc.jsonl import write_jsonl
+    from assoc.lookup import Lookup
+    from assoc.taxonomy import load_taxonomy
+    from eval.synth.generate import _program_record
+    from eval.synth.names import clip_text
+    from eval.synth.universe import build_universe
+
+    out = Path(out)
+    t0 = time.perf_counter()
+    programs = build_universe(load_taxonomy(), n_programs, seed, (1, 1), (60, 60))
+    write_jsonl(out / "catalog.jsonl", (_program_record(p) for p in programs))
+    generate_s = time.perf_counter() - t0
+    rss_before = _rss_mb()
+    t0 = time.perf_counter()
+    build_index(load_catalog(out / "catalog.jsonl"), out / "index",
+                settings=BuildSettings(signals=("text",), semantic=semantic))
+    build_s = time.perf_counter() - t0
+    peak_build = _peak_rss_mb()
+    tantivy_bytes = sum(f.stat().st_size for f in (out / "index" / "text" / "tantivy").rglob("*") if f.is_file())
+    t0 = time.perf_counter()
+    lookup = Lookup(open_index(out / "index"), signals=["text"])
+    lookup.lookup_video(None, "warm-up", title=programs[0].title)
+    open_s = time.perf_counter() - t0
+    rng = np.random.default_rng(seed + 1)
+    latencies, hits = [], 0
+    for _ in range(n_queries):
+        p = programs[int(rng.integers(0, len(programs)))]
+        title, desc, mention = clip_text(p.text_fields(), 1, p.season, rng)
+        t = time.perf_counter()
+        result = lookup.lookup_video(None, "q", title=title, description=desc)
+        latencies.append((time.perf_counter() - t) * 1000)
+        hits += bool(result.candidates) and result.candidates[0].program_id == p.program_id
+    lat = np.array(latencies)
+    return {"programs": n_programs, "queries": n_queries, "semantic": semantic,
+            "generate_catalog_seconds": round(generate_s, 1), "build_seconds": round(build_s, 1),
+            "tantivy_bytes": tantivy_bytes, "open_seconds": round(open_s, 1),
+            "query_ms_p50": round(float(np.percentile(lat, 50)), 2), "query_ms_p99": round(float(np.percentile(lat, 99)), 2),
+            "query_ms_mean": round(float(lat.mean()), 2),
+            "rss_mb_before_build": round(rss_before, 1), "peak_rss_mb_build": round(peak_build, 1),
+            "rss_mb_after_queries": round(_rss_mb(), 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
+            "recall_at_1_all_mentions": round(hits / n_queries, 3)}

@@ -47,7 +47,8 @@ def _load(path: Path, device: str):
 
 
 class SemanticModel:
-    def __init__(self, model: str | Path | None = None, device: str = "cpu", batch_size: int = 64):
+    def __init__(self, model: str | Path | None = None, device: str = "cpu", batch_size: int = 64,
+                 max_seq_length: int = 64):
         import os
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local directory: never ask a hub
@@ -55,6 +56,7 @@ class SemanticModel:
         self.name = DEFAULT_MODEL if model in (None, "", DEFAULT_MODEL) else str(model)
         self.batch_size = batch_size
         self.model = _load(self.path, device)
+        self.model.max_seq_length = max_seq_length  # titles and names fit; 256 tokens would cost 4x
         dim_of = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dim_of())
 

@@ -76,7 +76,7 @@ class TextSignal:
         if "semantic" in section:
             self.semantic = SemanticModel(semantic_model or section["semantic"]["model"])
             self.vectors = np.load(root / SEMANTIC_FILE)
-            self.vector_ids = json.loads((root / SEMANTIC_IDS).read_text())
+            self.vector_row = {pid: i for i, pid in enumerate(json.loads((root / SEMANTIC_IDS).read_text()))}
 
     def candidates(self, title: str, description: str = "", k: int = 10,
                    parsed: ParsedTitle | None = None) -> list[TextCandidate]:
@@ -100,11 +100,10 @@ class TextSignal:
             c = cand(h.program_id)
             c.fuzzy, c.fuzzy_field = h.score, h.field
             c.score += WEIGHTS["fuzzy"] * h.score / 100.0
-        if self.semantic is not None:
+        if self.semantic is not None and found:
+            # semantic similarity re-weighs the lexical candidates; alone it would only add noise
             q = self.semantic.encode([" ".join(parsed.names + [parsed.text])])[0]
-            sims = self.vectors @ q
-            for i in np.argsort(-sims)[:k]:
-                c = cand(self.vector_ids[i])
-                c.semantic = float(sims[i])
+            for c in found.values():
+                c.semantic = float(self.vectors[self.vector_row[c.program_id]] @ q)
                 c.score += WEIGHTS["semantic"] * max(0.0, c.semantic)
         return sorted(found.values(), key=lambda c: (-c.score, c.program_id))[:k]
