@@ -36,6 +36,8 @@ class BuildSettings:
     dedup_threshold: float = 0.97  # a keyframe this similar to the last kept one is pruned
     short_side: int = 144
     vector_backend: str = "flat"
+    vector_params: dict = field(default_factory=dict)  # e.g. {"nlist": 1024, "codec": "SQ8", "nprobe": 16} for ivf
+    train_sample: int = 100_000
     histogram_baseline: bool = True
     untrained_baseline: bool = True  # with a trained encoder, also index an untrained one of its kind
     open_set_threshold: float = 0.5
@@ -50,6 +52,30 @@ class BuildReport:
     pruned: int = 0
     failures: list[dict] = field(default_factory=list)
     text_failures: list[dict] = field(default_factory=list)
+
+
+class _Pending:
+    """Adds go straight to an index that needs no training; an IVF index keeps them until finish()
+    trains it on a sample of everything and adds them."""
+
+    def __init__(self, index):
+        self.index = index
+        self.buffer: list[tuple[np.ndarray, np.ndarray]] = [] if getattr(index, "is_trained", True) is False else None
+
+    def add(self, ids: np.ndarray, xb: np.ndarray) -> None:
+        if self.buffer is None:
+            self.index.add(ids, xb)
+        else:
+            self.buffer.append((ids, xb))
+
+    def finish(self, sample_size: int):
+        if self.buffer:
+            ids = np.concatenate([b[0] for b in self.buffer])
+            xb = np.concatenate([b[1] for b in self.buffer])
+            rng = np.random.default_rng(0)
+            self.index.train(xb[rng.choice(len(xb), min(len(xb), sample_size), replace=False)])
+            self.index.add(ids, xb)
+        return self.index
 
 
 def prune_near_duplicates(vectors: np.ndarray, threshold: float) -> np.ndarray:
@@ -128,8 +154,9 @@ def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: Build
         encoder.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
     baselines = _baseline_encoders(encoder, catalog, settings)
     table = KeyframeTable()
-    vindex = create_vector_index(settings.vector_backend, encoder.dim)
-    bindex = {name: create_vector_index(settings.vector_backend, enc.dim) for name, enc in baselines.items()}
+    vindex = _Pending(create_vector_index(settings.vector_backend, encoder.dim, **settings.vector_params))
+    bindex = {name: _Pending(create_vector_index(settings.vector_backend, enc.dim, **settings.vector_params))
+              for name, enc in baselines.items()}
     episodes = [(p, e) for p in catalog.programs for e in p.episodes]
     indexed_programs: set[str] = set()
     for n, (program, episode) in enumerate(episodes, 1):
@@ -153,6 +180,8 @@ def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: Build
         indexed_programs.add(program.program_id)
     report.programs = len(indexed_programs)
     report.keyframes = len(table)
+    vindex = vindex.finish(settings.train_sample)
+    bindex = {name: pending.finish(settings.train_sample) for name, pending in bindex.items()}
     checksum = encoder.save(tmp / ENCODER_DIR)
     (tmp / VISUAL_DIR).mkdir()
     save_vector_index(vindex, tmp / VISUAL_DIR)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexes.errors import IndexCorruptError, UnknownBackendError
+from indexes.errors import IndexBackendError, IndexCorruptError, UnknownBackendError
 
 
 def _check(xb: np.ndarray, dim: int) -> np.ndarray:
@@ -147,7 +147,55 @@ class FaissFlatIndex(VectorIndex):
         return cls(dim, index)
 
 
-VECTOR_BACKENDS: dict[str, type[VectorIndex]] = {"bruteforce": BruteForceIndex, "flat": FaissFlatIndex}
+class FaissIVFIndex(FaissFlatIndex):
+    """Inverted lists for large catalogs: IVF{nlist} (optionally an HNSW coarse quantizer) with PQ,
+    SQ8 or Flat codes, trained on a sample, nprobe settable per query. Supports remove_ids."""
+
+    name = "ivf"
+
+    def __init__(self, dim: int, nlist: int = 1024, codec: str = "PQ32", hnsw_quantizer: bool = False,
+                 nprobe: int = 16, index=None):
+        import faiss
+
+        self.params = {"nlist": nlist, "codec": codec, "hnsw_quantizer": hnsw_quantizer, "nprobe": nprobe}
+        if index is None:
+            spec = f"IVF{nlist}{'_HNSW32' if hnsw_quantizer else ''},{codec}"
+            try:
+                index = faiss.index_factory(dim, spec, faiss.METRIC_INNER_PRODUCT)
+            except RuntimeError as e:
+                raise IndexBackendError(f"cannot build FAISS index '{spec}' for dimension {dim}: "
+                                        f"{str(e).splitlines()[0]}") from e
+        super().__init__(dim, index)
+        self.nprobe = nprobe
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self.index.is_trained)
+
+    def train(self, sample: np.ndarray) -> None:
+        self.index.train(_check(sample, self.dim))
+
+    def add(self, ids, xb) -> None:
+        if not self.is_trained:
+            raise IndexBackendError("an IVF index must be trained on a sample before vectors are added")
+        super().add(ids, xb)
+
+    def search(self, xq, k, nprobe: int | None = None):
+        import faiss
+
+        params = faiss.SearchParametersIVF(nprobe=int(nprobe or self.nprobe))
+        D, I = self.index.search(_check(xq, self.dim), k, params=params)  # noqa: E741
+        D[I < 0] = -np.inf
+        return D, I
+
+    @classmethod
+    def load(cls, directory: Path, dim: int, **params) -> "FaissIVFIndex":
+        flat = FaissFlatIndex.load(directory, dim)
+        return cls(dim, index=flat.index, **params)
+
+
+VECTOR_BACKENDS: dict[str, type[VectorIndex]] = {"bruteforce": BruteForceIndex, "flat": FaissFlatIndex,
+                                                 "ivf": FaissIVFIndex}
 
 
 def _backend(name: str) -> type[VectorIndex]:
@@ -156,15 +204,17 @@ def _backend(name: str) -> type[VectorIndex]:
     return VECTOR_BACKENDS[name]
 
 
-def create_vector_index(name: str, dim: int) -> VectorIndex:
-    return _backend(name)(dim)
+def create_vector_index(name: str, dim: int, **params) -> VectorIndex:
+    """A new index by name: "flat" (exact), "ivf" (nlist, codec, hnsw_quantizer, nprobe), "bruteforce"."""
+    return _backend(name)(dim, **params)
 
 
 def save_vector_index(index: VectorIndex, directory: Path) -> list[str]:
-    """Write the index and a config naming its backend; return the files written."""
+    """Write the index and a config naming its backend and parameters; return the files written."""
     directory.mkdir(parents=True, exist_ok=True)
     files = index.save(directory)
-    (directory / "vector_index.json").write_text(json.dumps({"backend": index.name, "dim": index.dim}))
+    config = {"backend": index.name, "dim": index.dim, "params": getattr(index, "params", {})}
+    (directory / "vector_index.json").write_text(json.dumps(config))
     return files + ["vector_index.json"]
 
 
@@ -173,4 +223,6 @@ def load_vector_index(directory: Path) -> VectorIndex:
         config = json.loads((directory / "vector_index.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise IndexCorruptError(f"{directory}: missing or invalid vector_index.json") from e
-    return _backend(config["backend"]).load(directory, int(config["dim"]))
+    backend = _backend(config["backend"])
+    params = config.get("params") or {}
+    return backend.load(directory, int(config["dim"]), **params) if params else backend.load(directory, int(config["dim"]))

@@ -108,3 +108,17 @@ def test_trained_encoder_index_carries_untrained_baseline(tiny_universe, taxonom
     report = evaluate(tmp_path / "idx", tiny_universe / "clips" / "test.jsonl", tmp_path / "report")
     assert set(report["runs"]) == {"visual", "color_histogram", "untrained_encoder", "text", "fused"}
     assert not report["notes"]
+
+
+def test_ivf_index_is_trained_from_the_keyframes(tiny_universe, taxonomy, tmp_path, verbatim_clip):
+    from assoc.index_build import BuildSettings, build_index
+
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    settings = BuildSettings(signals=("visual",), keyframe_fps=2.0, short_side=72, vector_backend="ivf",
+                             vector_params={"nlist": 4, "codec": "Flat", "nprobe": 4})
+    build_index(catalog, tmp_path / "ivf", create_encoder("test_efficientnet", dim=32, image_size=64, seed=0), settings)
+    index = open_index(tmp_path / "ivf")
+    assert index.visual.vectors.name == "ivf" and index.manifest["backends"]["vector"]["name"] == "ivf"
+    path, program_id, _, _ = verbatim_clip
+    top = Lookup(index, LookupSettings(short_side=72)).lookup_video(path).candidates[0]
+    assert top.program_id == program_id

@@ -21,8 +21,14 @@ class VectorIndexConformance:
         rng = np.random.default_rng(42)
         return np.arange(100, 300, dtype=np.int64), unit(rng, 200, self.dim), unit(rng, 12, self.dim)
 
+    params: dict = {}
+
     def make(self):
-        return create_vector_index(self.backend, self.dim)
+        index = create_vector_index(self.backend, self.dim, **self.params)
+        if getattr(index, "is_trained", True) is False:
+            rng = np.random.default_rng(0)
+            index.train(unit(rng, 512, self.dim))
+        return index
 
     def test_search_matches_brute_force(self, data):
         ids, xb, xq = data
@@ -85,8 +91,59 @@ class TestFaissFlat(VectorIndexConformance):
     backend = "flat"
 
 
+class TestFaissIVFExhaustive(VectorIndexConformance):
+    """IVF with flat codes probing every list is exact: it must agree with brute force."""
+
+    backend = "ivf"
+    params = {"nlist": 8, "codec": "Flat", "nprobe": 8}
+
+
+def clustered(rng, n_clusters, per, d, spread=0.15):
+    centres = unit(rng, n_clusters, d)
+    x = np.repeat(centres, per, axis=0) + spread * rng.normal(size=(n_clusters * per, d)).astype(np.float32) / np.sqrt(d)
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("codec,hnsw", [("SQ8", False), ("SQ8", True)])
+def test_approximate_ivf_recall_against_exact(codec, hnsw):
+    rng = np.random.default_rng(1)
+    xb = clustered(rng, 50, 100, 64)
+    xq = xb[rng.choice(len(xb), 50, replace=False)] + 0.02 * rng.normal(size=(50, 64)).astype(np.float32)
+    xq /= np.linalg.norm(xq, axis=1, keepdims=True)
+    exact = BruteForceIndex(64)
+    exact.add(np.arange(len(xb)), xb)
+    ivf = create_vector_index("ivf", 64, nlist=32, codec=codec, hnsw_quantizer=hnsw, nprobe=8)
+    ivf.train(xb)
+    ivf.add(np.arange(len(xb)), xb)
+    _, Ie = exact.search(xq, 10)
+    _, Ia = ivf.search(xq, 10)
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(Ia, Ie)])
+    assert recall >= 0.8, recall
+    _, I1 = ivf.search(xq, 10, nprobe=1)
+    assert np.mean([len(set(a) & set(e)) / 10 for a, e in zip(I1, Ie)]) <= recall  # nprobe is honoured per query
+
+
+def test_ivf_pq_builds_searches_and_removes():
+    rng = np.random.default_rng(2)
+    xb = clustered(rng, 20, 50, 32)
+    ivf = create_vector_index("ivf", 32, nlist=16, codec="PQ8x4", nprobe=16)
+    ivf.train(xb)
+    ivf.add(np.arange(len(xb)), xb)
+    D, I = ivf.search(xb[:5], 3)
+    assert I.shape == (5, 3) and (I >= 0).all()
+    assert ivf.remove(np.arange(100)) == 100 and ivf.ntotal == len(xb) - 100
+
+
+def test_untrained_ivf_refuses_vectors():
+    from indexes.errors import IndexBackendError
+
+    ivf = create_vector_index("ivf", 8, nlist=4, codec="Flat")
+    with pytest.raises(IndexBackendError, match="must be trained"):
+        ivf.add(np.arange(2), np.ones((2, 8), np.float32))
+
+
 def test_unknown_backend_lists_known():
-    with pytest.raises(UnknownBackendError, match="known: bruteforce, flat"):
+    with pytest.raises(UnknownBackendError, match="known: bruteforce, flat, ivf"):
         create_vector_index("annoy", 4)
 
 
