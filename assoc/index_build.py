@@ -148,17 +148,11 @@ def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | N
     return report
 
 
-def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: BuildSettings, report: BuildReport,
-                  progress) -> dict:
-    if isinstance(encoder, TimmFrameEncoder) and not encoder.trained and not encoder.calibrated:
-        encoder.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
-    baselines = _baseline_encoders(encoder, catalog, settings)
-    table = KeyframeTable()
-    vindex = _Pending(create_vector_index(settings.vector_backend, encoder.dim, **settings.vector_params))
-    bindex = {name: _Pending(create_vector_index(settings.vector_backend, enc.dim, **settings.vector_params))
-              for name, enc in baselines.items()}
-    episodes = [(p, e) for p in catalog.programs for e in p.episodes]
-    indexed_programs: set[str] = set()
+def index_episodes(catalog: Catalog, programs, encoder, baselines: dict, table: KeyframeTable, vindex, bindex: dict,
+                   settings: BuildSettings, report: BuildReport, progress) -> set[str]:
+    """Sample, embed, prune and add every episode of `programs`; failures go to the report."""
+    episodes = [(p, e) for p in programs for e in p.episodes]
+    indexed: set[str] = set()
     for n, (program, episode) in enumerate(episodes, 1):
         if progress:
             progress(n, len(episodes), episode.episode_id)
@@ -177,7 +171,21 @@ def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: Build
         for name, enc in baselines.items():  # baselines share the keyframes and their ids
             bindex[name].add(ids, enc.embed(sampled.frames[keep]))
         report.episodes += 1
-        indexed_programs.add(program.program_id)
+        indexed.add(program.program_id)
+    return indexed
+
+
+def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: BuildSettings, report: BuildReport,
+                  progress) -> dict:
+    if isinstance(encoder, TimmFrameEncoder) and not encoder.trained and not encoder.calibrated:
+        encoder.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
+    baselines = _baseline_encoders(encoder, catalog, settings)
+    table = KeyframeTable()
+    vindex = _Pending(create_vector_index(settings.vector_backend, encoder.dim, **settings.vector_params))
+    bindex = {name: _Pending(create_vector_index(settings.vector_backend, enc.dim, **settings.vector_params))
+              for name, enc in baselines.items()}
+    indexed_programs = index_episodes(catalog, catalog.programs, encoder, baselines, table, vindex, bindex,
+                                      settings, report, progress)
     report.programs = len(indexed_programs)
     report.keyframes = len(table)
     vindex = vindex.finish(settings.train_sample)

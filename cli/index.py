@@ -23,7 +23,11 @@ def build(
     seed: int = typer.Option(0, help="initialisation seed of a new encoder"),
     keyframe_fps: float = typer.Option(1.0, help="keyframes sampled per second of episode"),
     dedup: float = typer.Option(0.97, help="prune a keyframe this similar to the previous kept one"),
-    vector_backend: str = typer.Option("flat", help="vector index backend (flat, bruteforce)"),
+    vector_backend: str = typer.Option("flat", help="vector index: flat (exact), ivf (large catalogs), bruteforce"),
+    nlist: int = typer.Option(1024, help="ivf: inverted lists"),
+    codec: str = typer.Option("SQ8", help="ivf: codes (SQ8, PQ32, Flat...)"),
+    nprobe: int = typer.Option(16, help="ivf: lists probed per query (stored; settable per query)"),
+    hnsw: bool = typer.Option(False, help="ivf: an HNSW coarse quantizer"),
     threshold: float = typer.Option(0.5, help="open-set threshold stored with the index"),
     signals: str = typer.Option("visual,text", help="what to index: visual, text, or both"),
     text_backend: str = typer.Option("tantivy", help="tantivy (embedded) or elasticsearch (ASSOC_ES_URL)"),
@@ -50,6 +54,8 @@ def build(
         fail("--text-backend elasticsearch needs ASSOC_ES_URL", EXIT_USAGE)
     build = BuildSettings(signals=wanted, text_backend=text_backend, semantic=semantic, semantic_model=semantic_model,
                           keyframe_fps=keyframe_fps, dedup_threshold=dedup, vector_backend=vector_backend,
+                          vector_params={"nlist": nlist, "codec": codec, "nprobe": nprobe, "hnsw_quantizer": hnsw}
+                          if vector_backend == "ivf" else {},
                           open_set_threshold=threshold)
     report = build_index(cat, out, enc if "visual" in wanted else None, build, progress=progress_bar("index"), es=es)
     typer.echo(f"indexed {report.programs} programs, {report.episodes} episodes, {report.keyframes} keyframes "
@@ -70,3 +76,44 @@ def info(index: Path = typer.Option(..., help="index directory")) -> None:
     from indexes.manifest import read_manifest
 
     typer.echo(index_summary(read_manifest(index)))
+
+
+@app.command("add")
+@boundary
+def add(
+    index: Path = typer.Option(..., help="index directory to change (replaced atomically)"),
+    catalog: Path = typer.Option(..., help="catalog.jsonl with the programs to add or replace"),
+) -> None:
+    """Add or replace programs without a full rebuild, with the index's own encoder."""
+    from assoc.catalog import load_catalog
+    from assoc.index_update import add_programs
+    from assoc.taxonomy import load_taxonomy
+
+    cat = load_catalog(catalog, load_taxonomy())
+    for e in cat.errors:
+        typer.echo(f"rejected: {e}", err=True)
+    if not cat.programs:
+        fail(f"{catalog}: no valid programs", EXIT_USAGE)
+    report = add_programs(index, cat, es=settings().es(), progress=progress_bar("add"))
+    typer.echo(f"added {len(report.added)} programs ({report.keyframes_added} keyframes, "
+               f"{report.keyframes_removed} replaced) to {index}")
+    if report.rebuild_recommended:
+        typer.echo("note: keyframes added since the IVF index was trained exceed half of those it was trained on: "
+                   "rebuild it with `assoc index build`", err=True)
+    for f in report.failures:
+        typer.echo(f"failed: {f.get('episode_id', f['program_id'])}: {f['reason']}", err=True)
+    if cat.errors or report.failures:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command("remove")
+@boundary
+def remove(
+    index: Path = typer.Option(..., help="index directory to change (replaced atomically)"),
+    program: list[str] = typer.Option(..., help="a program id to remove (repeat the option for several)"),
+) -> None:
+    """Remove programs without a full rebuild; an unknown id changes nothing."""
+    from assoc.index_update import remove_programs
+
+    report = remove_programs(index, program, es=settings().es())
+    typer.echo(f"removed {len(report.removed)} programs ({report.keyframes_removed} keyframes) from {index}")

@@ -1,0 +1,164 @@
+"""Changing the programs of an index without a full rebuild: `assoc index add` and `assoc index remove`.
+
+The index is copied into a temporary sibling, changed there and renamed into place, so readers see
+the old index or the new one, never a mix. FAISS ids are keyframe-table rows: removal deletes the
+vectors (flat and IVF indexes support remove_ids) and leaves the rows as unreachable orphans; added
+keyframes get new rows. An IVF index keeps its trained quantizer: once the keyframes added since
+training exceed half of those it was trained on, the manifest says a rebuild is recommended.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from assoc.catalog import Catalog
+from assoc.encoders import load_encoder
+from assoc.errors import InputError
+from assoc.index_build import (BASELINES_DIR, ENCODER_DIR, PROGRAMS_FILE, VISUAL_DIR, BuildReport, BuildSettings,
+                               index_episodes)
+from assoc.jsonl import read_jsonl_strict, write_jsonl
+from assoc.schema import Program
+from assoc.text.semantic import SemanticModel, program_text
+from assoc.text.signal import SEMANTIC_FILE, SEMANTIC_IDS, TANTIVY_DIR, text_doc
+from indexes.keyframes import KeyframeTable
+from indexes.manifest import atomic_directory, read_manifest, write_manifest
+from indexes.text import open_text_index
+from indexes.vector import load_vector_index, save_vector_index
+
+REBUILD_FRACTION = 0.5
+
+
+@dataclass
+class UpdateReport:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    keyframes_added: int = 0
+    keyframes_removed: int = 0
+    failures: list[dict] = field(default_factory=list)
+    rebuild_recommended: bool = False
+
+
+def _copy_into(src: Path, dst: Path) -> None:
+    shutil.copytree(src, dst, dirs_exist_ok=True)
+    (dst / "manifest.json").unlink()
+
+
+def _vector_dirs(manifest: dict) -> dict[str, Path]:
+    dirs = {"visual": Path(VISUAL_DIR)}
+    dirs.update({name: Path(BASELINES_DIR) / name for name in manifest.get("baselines", [])})
+    return dirs
+
+
+def _drop(tmp: Path, manifest: dict, program_ids: set[str], report: UpdateReport, es: dict | None) -> None:
+    """Remove these programs' vectors, text and embeddings inside the copy `tmp`."""
+    if "visual" in manifest["signals"]:
+        table = KeyframeTable.load(tmp / VISUAL_DIR)
+        gone = [i for i, p in enumerate(table.programs) if p in program_ids]
+        ids = np.flatnonzero(np.isin(table.program_idx, gone)).astype(np.int64)
+        for name, d in _vector_dirs(manifest).items():
+            vectors = load_vector_index(tmp / d)
+            removed = vectors.remove(ids)
+            save_vector_index(vectors, tmp / d)
+            if name == "visual":
+                report.keyframes_removed += removed
+    if "text" in manifest["signals"]:
+        text = open_text_index(manifest["text"]["text_index"], tmp / TANTIVY_DIR, **(es or {}))
+        text.remove(sorted(program_ids))
+        if "semantic" in manifest["text"]:
+            ids_ = json.loads((tmp / SEMANTIC_IDS).read_text())
+            keep = [i for i, p in enumerate(ids_) if p not in program_ids]
+            np.save(tmp / SEMANTIC_FILE, np.load(tmp / SEMANTIC_FILE)[keep])
+            (tmp / SEMANTIC_IDS).write_text(json.dumps([ids_[i] for i in keep]))
+
+
+def _finish(tmp: Path, manifest: dict, programs: list[Program], report: UpdateReport) -> None:
+    write_jsonl(tmp / PROGRAMS_FILE, programs)
+    counts = dict(manifest.get("counts", {}), programs=len(programs))
+    if "visual" in manifest["signals"]:
+        counts["keyframes"] = load_vector_index(tmp / VISUAL_DIR).ntotal
+        trained_on = manifest.get("trained_on_keyframes") or counts["keyframes"]
+        added_since = manifest.get("keyframes_added_since_training", 0) + report.keyframes_added
+        manifest["keyframes_added_since_training"] = added_since
+        manifest["trained_on_keyframes"] = trained_on
+        is_ivf = (manifest.get("backends", {}).get("vector") or {}).get("name") == "ivf"
+        report.rebuild_recommended = is_ivf and added_since > REBUILD_FRACTION * trained_on
+        manifest["rebuild_recommended"] = report.rebuild_recommended
+    manifest["counts"] = counts
+    history = manifest.get("updates", [])
+    history.append({"added": report.added, "removed": report.removed})
+    manifest["updates"] = history[-20:]
+    body = {k: v for k, v in manifest.items() if k not in ("files", "format_version", "created")}
+    write_manifest(tmp, body)
+
+
+def remove_programs(index_path: str | Path, program_ids: list[str], es: dict | None = None) -> UpdateReport:
+    """Remove programs (all must be in the index: nothing is changed otherwise)."""
+    index_path = Path(index_path)
+    manifest = read_manifest(index_path)
+    programs = read_jsonl_strict(index_path / PROGRAMS_FILE, Program)
+    known = {p.program_id for p in programs}
+    unknown = [p for p in program_ids if p not in known]
+    if unknown:
+        raise InputError(f"not in index {index_path}: {', '.join(unknown)}")
+    report = UpdateReport(removed=list(dict.fromkeys(program_ids)))
+    with atomic_directory(index_path) as tmp:
+        _copy_into(index_path, tmp)
+        _drop(tmp, manifest, set(program_ids), report, es)
+        _finish(tmp, manifest, [p for p in programs if p.program_id not in set(program_ids)], report)
+    return report
+
+
+def add_programs(index_path: str | Path, catalog: Catalog, es: dict | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> UpdateReport:
+    """Add (or replace) every program of `catalog`, embedding with the index's own encoder."""
+    index_path = Path(index_path)
+    manifest = read_manifest(index_path)
+    current = read_jsonl_strict(index_path / PROGRAMS_FILE, Program)
+    incoming = {p.program_id: p for p in catalog.programs}
+    report = UpdateReport(added=list(incoming))
+    settings = BuildSettings(**{k: v for k, v in manifest.get("settings", {}).items()
+                                if k in BuildSettings.__dataclass_fields__})
+    with atomic_directory(index_path) as tmp:
+        _copy_into(index_path, tmp)
+        replaced = {p.program_id for p in current} & set(incoming)
+        if replaced:
+            _drop(tmp, manifest, replaced, report, es)
+        if "visual" in manifest["signals"]:
+            _add_visual(tmp, manifest, catalog, settings, report, progress)
+        if "text" in manifest["signals"]:
+            text = open_text_index(manifest["text"]["text_index"], tmp / TANTIVY_DIR, **(es or {}))
+            for f in text.add(text_doc(p) for p in catalog.programs):
+                report.failures.append({"program_id": f.program_id, "reason": f.reason})
+            if "semantic" in manifest["text"]:
+                model = SemanticModel(manifest["text"]["semantic"]["model"])
+                new = model.encode([program_text(p.title, p.aliases, p.characters, p.cast, p.description)
+                                    for p in catalog.programs])
+                ids_ = json.loads((tmp / SEMANTIC_IDS).read_text()) + list(incoming)
+                np.save(tmp / SEMANTIC_FILE, np.concatenate([np.load(tmp / SEMANTIC_FILE), new]))
+                (tmp / SEMANTIC_IDS).write_text(json.dumps(ids_))
+        programs = [p for p in current if p.program_id not in incoming] + catalog.programs
+        _finish(tmp, manifest, programs, report)
+    return report
+
+
+def _add_visual(tmp: Path, manifest: dict, catalog: Catalog, settings: BuildSettings, report: UpdateReport,
+                progress) -> None:
+    encoder = load_encoder(tmp / ENCODER_DIR)
+    baselines = {name: load_encoder(tmp / BASELINES_DIR / name / ENCODER_DIR) for name in manifest.get("baselines", [])}
+    table = KeyframeTable.load(tmp / VISUAL_DIR)
+    vectors = {name: load_vector_index(tmp / d) for name, d in _vector_dirs(manifest).items()}
+    before = vectors["visual"].ntotal
+    build = BuildReport()
+    index_episodes(catalog, catalog.programs, encoder, baselines, table, vectors["visual"],
+                   {n: vectors[n] for n in baselines}, settings, build, progress)
+    report.failures += build.failures
+    report.keyframes_added = vectors["visual"].ntotal - before
+    table.save(tmp / VISUAL_DIR)
+    for name, d in _vector_dirs(manifest).items():
+        save_vector_index(vectors[name], tmp / d)
