@@ -78,17 +78,22 @@ class TimmFrameEncoder(FrameEncoderBase):
         return self._dim
 
     @torch.no_grad()
-    def calibrate(self, frames: np.ndarray) -> None:
-        """Re-estimate every batch-norm statistic from unlabelled frames (no weight changes).
+    def calibrate(self, frames: np.ndarray, feature_norm_only: bool = False) -> None:
+        """Re-estimate batch-norm statistics from unlabelled frames (no weight changes).
 
         A randomly initialised network's activations shrink layer by layer; recomputing the
-        normalisation statistics on the catalog's own frames keeps them in range.
+        normalisation statistics on the catalog's own frames keeps them in range. A trained
+        backbone keeps its own statistics: then only the feature standardisation is estimated.
         """
-        bns = [m for m in self.net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        modules = [self.net.feature_norm] if feature_norm_only else self.net.modules()
+        bns = [m for m in modules if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         for m in bns:
             m.reset_running_stats()
             m.momentum = None  # cumulative average over all calibration batches
-        self.net.train()
+        for m in bns:
+            m.train()
+        if not feature_norm_only:
+            self.net.train()
         try:
             for i in range(0, len(frames), self.batch_size):
                 self.net(self.preprocess(frames[i : i + self.batch_size]).to(self.device))
@@ -97,6 +102,23 @@ class TimmFrameEncoder(FrameEncoderBase):
             for m in bns:
                 m.momentum = 0.1
         self.calibrated = True
+
+    @torch.no_grad()
+    def fit_projection(self, frames: np.ndarray) -> None:
+        """Set the projection to the principal components of the standardised backbone features
+        (unsupervised; for a trained backbone, whose features are worth keeping)."""
+        self.net.eval()
+        feats = []
+        for i in range(0, len(frames), self.batch_size):
+            x = self.preprocess(frames[i : i + self.batch_size]).to(self.device)
+            feats.append(self.net.feature_norm(self.net.backbone(x)).float().cpu())
+        f = torch.cat(feats)  # N x C
+        f = f - f.mean(0, keepdim=True)
+        _, _, v = torch.linalg.svd(f, full_matrices=False)  # v: C' x C, rows by decreasing variance
+        k = min(self._dim, v.shape[0])
+        weight = torch.zeros_like(self.net.proj.weight)  # D x C
+        weight[:k] = v[:k]
+        self.net.proj.weight.copy_(weight)
 
     def preprocess(self, frames: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0  # N x 3 x H x W

@@ -1,0 +1,53 @@
+"""Training frames: sampled from the catalog's episodes (no labels), kept in memory at a small size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from assoc.catalog import Catalog
+from assoc.errors import MediaError
+from assoc.media import sample_frames
+
+
+@dataclass
+class FrameSet:
+    frames: np.ndarray  # N x H x W x 3 uint8
+    episode: np.ndarray  # N, episode index (for temporal positives and queue de-duplication)
+    t: np.ndarray  # N, seconds
+    neighbour: np.ndarray  # N, index of a nearby frame of the same shot, or -1
+    failures: list[str]
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
+def load_frames(catalog: Catalog, fps: float = 1.0, size: tuple[int, int] = (192, 108), max_per_episode: int = 600,
+                shot_threshold: float = 18.0, progress: Callable[[int, int, str], None] | None = None) -> FrameSet:
+    """Decode every episode at `fps`, resize to `size` (W, H); link each frame to its next one when
+    the mean absolute pixel difference says they are from the same shot (a temporal positive)."""
+    frames, episode, times, failures = [], [], [], []
+    episodes = [e for p in catalog.programs for e in p.episodes]
+    for i, ep in enumerate(episodes):
+        if progress:
+            progress(i + 1, len(episodes), ep.episode_id)
+        try:
+            s = sample_frames(catalog.video_path(ep.video), fps=fps, max_frames=max_per_episode)
+        except MediaError as e:
+            failures.append(str(e))
+            continue
+        frames += [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in s.frames]
+        episode += [i] * len(s.frames)
+        times += list(s.times)
+    arr = np.stack(frames) if frames else np.zeros((0, size[1], size[0], 3), np.uint8)
+    ep_arr = np.array(episode, np.int64)
+    neighbour = np.full(len(arr), -1, np.int64)
+    if len(arr) > 1:
+        same_ep = ep_arr[1:] == ep_arr[:-1]
+        diff = np.abs(arr[1:].astype(np.int16) - arr[:-1].astype(np.int16)).mean(axis=(1, 2, 3))
+        linked = np.flatnonzero(same_ep & (diff < shot_threshold))
+        neighbour[linked] = linked + 1
+    return FrameSet(arr, ep_arr, np.array(times, np.float32), neighbour, failures)

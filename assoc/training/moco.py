@@ -1,0 +1,115 @@
+"""MoCo v2 (momentum contrast) for the frame encoder, sized for one machine.
+
+- query encoder: timm backbone + MLP head; key encoder: its momentum copy (no gradients);
+- a queue of keys as negatives, no larger than half the training frames, so a frame is not among
+  its own negatives; queue entries remember their episode and time, and negatives within
+  `dedup_seconds` of the query in the same episode (near-duplicates of it) are masked out;
+- InfoNCE with temperature 0.2;
+- batch-norm leakage without multi-GPU shuffle-BN: split-BN by forward passes over sub-batches
+  (each normalised on its own), with the keys shuffled before splitting, so no key sub-batch has
+  the same members as a query sub-batch.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from assoc.training.augment import AugmentSettings
+
+
+@dataclass
+class MocoSettings:
+    arch: str = "efficientnet_b0"
+    head_dim: int = 128
+    embed_dim: int = 256  # the saved encoder's output (PCA of backbone features)
+    queue: int = 0  # 0: min(16384, frames // 2)
+    momentum: float = 0.99
+    temperature: float = 0.2
+    lr: float = 0.03  # for a batch of 256, scaled linearly
+    weight_decay: float = 1e-4
+    batch_size: int = 64
+    epochs: int = 10
+    splits: int = 4  # split-BN sub-batches
+    temporal_positive_p: float = 0.3
+    dedup_seconds: float = 2.0
+    attention: bool = True
+    p_crop: float = 0.25
+    p_drop: float = 0.25
+    augment: AugmentSettings = field(default_factory=AugmentSettings)
+    train_fps: float = 1.0
+    seed: int = 0
+    weights: str | None = None  # a local timm weight file to start from
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class ProjectedBackbone(nn.Module):
+    """backbone -> MLP head (C -> C -> head_dim) -> L2 normalisation."""
+
+    def __init__(self, backbone: nn.Module, width: int, head_dim: int):
+        super().__init__()
+        self.backbone = backbone
+        self.head = nn.Sequential(nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, head_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.backbone(x)), dim=1)  # N x head_dim
+
+
+def split_forward(encoder: nn.Module, x: torch.Tensor, splits: int) -> torch.Tensor:
+    """Batch norm sees each sub-batch on its own (split-BN)."""
+    return torch.cat([encoder(chunk) for chunk in x.chunk(max(1, min(splits, len(x))))])
+
+
+class MoCo(nn.Module):
+    def __init__(self, encoder_q: ProjectedBackbone, queue_size: int, momentum: float, temperature: float,
+                 splits: int, dedup_seconds: float):
+        super().__init__()
+        self.encoder_q = encoder_q
+        self.encoder_k = copy.deepcopy(encoder_q)
+        for p in self.encoder_k.parameters():
+            p.requires_grad = False
+        self.m, self.T, self.splits, self.dedup = momentum, temperature, splits, dedup_seconds
+        dim = encoder_q.head[-1].out_features
+        self.register_buffer("queue", F.normalize(torch.randn(dim, queue_size), dim=0))  # C x K
+        self.register_buffer("queue_episode", torch.full((queue_size,), -1, dtype=torch.long))  # K
+        self.register_buffer("queue_t", torch.zeros(queue_size))  # K
+        self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
+
+    @torch.no_grad()
+    def _momentum_update(self) -> None:
+        for pq, pk in zip(self.encoder_q.parameters(), self.encoder_k.parameters()):
+            pk.mul_(self.m).add_(pq.detach(), alpha=1 - self.m)
+
+    @torch.no_grad()
+    def _enqueue(self, k: torch.Tensor, episode: torch.Tensor, t: torch.Tensor) -> None:
+        n, size = len(k), self.queue.shape[1]
+        ptr = int(self.queue_ptr)
+        idx = (torch.arange(n, device=k.device) + ptr) % size
+        self.queue[:, idx] = k.T
+        self.queue_episode[idx] = episode
+        self.queue_t[idx] = t
+        self.queue_ptr[0] = (ptr + n) % size
+
+    def forward(self, im_q: torch.Tensor, im_k: torch.Tensor, episode: torch.Tensor, t: torch.Tensor):
+        q = split_forward(self.encoder_q, im_q, self.splits)  # N x C
+        with torch.no_grad():
+            self._momentum_update()
+            order = torch.randperm(len(im_k), device=im_k.device)
+            k = split_forward(self.encoder_k, im_k[order], self.splits)[torch.argsort(order)]  # N x C
+        l_pos = (q * k).sum(1, keepdim=True)  # N x 1
+        l_neg = q @ self.queue.clone().detach()  # N x K
+        near = (self.queue_episode[None, :] == episode[:, None]) & \
+               ((self.queue_t[None, :] - t[:, None]).abs() < self.dedup)  # N x K: not negatives
+        l_neg = l_neg.masked_fill(near, float("-inf"))
+        logits = torch.cat([l_pos, l_neg], dim=1) / self.T  # N x (1 + K)
+        labels = torch.zeros(len(q), dtype=torch.long, device=q.device)
+        loss = F.cross_entropy(logits, labels)
+        acc = (logits.argmax(1) == 0).float().mean()
+        self._enqueue(k, episode, t)
+        return loss, acc

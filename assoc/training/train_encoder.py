@@ -1,0 +1,144 @@
+"""`assoc train encoder`: MoCo v2 on the catalog's frames, resumable, saved as a self-describing encoder."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from assoc.catalog import Catalog
+from assoc.encoders.timm_encoder import TimmFrameEncoder
+from assoc.errors import InputError
+from assoc.training.attention import attend
+from assoc.training.augment import TwoViews
+from assoc.training.frames import FrameSet, load_frames
+from assoc.training.moco import MoCo, MocoSettings, ProjectedBackbone
+
+CHECKPOINT = "moco.pt"
+
+
+@dataclass
+class TrainReport:
+    frames: int = 0
+    steps: int = 0
+    epochs: int = 0
+    resumed_from_epoch: int = 0
+    seconds: float = 0.0
+    losses: list[float] = field(default_factory=list)  # mean per epoch
+    accuracy: list[float] = field(default_factory=list)  # positive-pair top-1 per epoch
+    failures: list[str] = field(default_factory=list)
+    device: str = "cpu"
+
+
+def _device(requested: str | None) -> str:
+    if requested:
+        if requested.startswith("cuda") and not torch.cuda.is_available():
+            raise InputError("CUDA was asked for but is not available")
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _batch(frames: FrameSet, idx: np.ndarray, views: TwoViews, rng: np.random.Generator, p_temporal: float):
+    qs, ks = [], []
+    for i in idx:
+        j = frames.neighbour[i]
+        other = frames.frames[j] if j >= 0 and rng.random() < p_temporal else None
+        q, k = views(frames.frames[i], other)
+        qs.append(q)
+        ks.append(k)
+    return torch.stack(qs), torch.stack(ks)
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | None = None,
+                  checkpoint_dir: str | Path | None = None, device: str | None = None,
+                  progress: Callable[..., None] | None = None, frames: FrameSet | None = None) -> TrainReport:
+    """Train, checkpoint every epoch (resuming a matching checkpoint), and save the encoder to `out`."""
+    settings = settings or MocoSettings()
+    device = _device(device)
+    t0 = time.time()
+    report = TrainReport(device=device)
+    frames = frames or load_frames(catalog, fps=settings.train_fps)
+    report.frames, report.failures = len(frames), frames.failures
+    if len(frames) < 2 * settings.batch_size:
+        raise InputError(f"{len(frames)} training frames: need at least {2 * settings.batch_size} (two batches)")
+    queue = settings.queue or min(16384, len(frames) // 2)
+    queue = max(settings.batch_size, min(queue, len(frames) // 2))
+    torch.manual_seed(settings.seed)
+    base = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
+                            seed=settings.seed, weights=settings.weights)
+    width = base.net.proj.in_features
+    model = MoCo(ProjectedBackbone(base.net.backbone, width, settings.head_dim), queue, settings.momentum,
+                 settings.temperature, settings.splits, settings.dedup_seconds).to(device)
+    lr = settings.lr * settings.batch_size / 256
+    optimizer = torch.optim.SGD(model.encoder_q.parameters(), lr=lr, momentum=0.9, weight_decay=settings.weight_decay)
+    steps_per_epoch = len(frames) // settings.batch_size
+    total = steps_per_epoch * settings.epochs
+    ckpt = Path(checkpoint_dir or f"{out}.ckpt") / CHECKPOINT
+    start_epoch = 0
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        if state["settings"] == settings.as_dict() and state["frames"] == len(frames):
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            start_epoch = report.resumed_from_epoch = state["epoch"]
+            report.losses, report.accuracy = state["losses"], state["accuracy"]
+    views = TwoViews(settings.augment, seed=settings.seed + start_epoch)
+    rng = np.random.default_rng([settings.seed, start_epoch])
+    gen = torch.Generator().manual_seed(settings.seed + start_epoch)
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
+    step = start_epoch * steps_per_epoch
+    for epoch in range(start_epoch, settings.epochs):
+        model.train()
+        order = rng.permutation(len(frames))
+        losses, accs = [], []
+        for b in range(steps_per_epoch):
+            idx = order[b * settings.batch_size : (b + 1) * settings.batch_size]
+            im_q, im_k = _batch(frames, idx, views, rng, settings.temporal_positive_p)
+            if settings.attention:
+                model.encoder_q.backbone.eval()
+                im_q = attend(model.encoder_q.backbone, im_q, settings.p_crop, settings.p_drop, gen)
+                model.encoder_q.backbone.train()
+            for g in optimizer.param_groups:  # cosine schedule, per step
+                g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / max(1, total)))
+            with amp:
+                loss, acc = model(im_q.to(device), im_k.to(device), torch.from_numpy(frames.episode[idx]).to(device),
+                                  torch.from_numpy(frames.t[idx]).to(device))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            losses.append(float(loss.detach()))
+            accs.append(float(acc))
+            if progress:
+                progress(step, total, loss=losses[-1], acc=accs[-1])
+        report.losses.append(float(np.mean(losses)))
+        report.accuracy.append(float(np.mean(accs)))
+        _save_checkpoint(ckpt, {"settings": settings.as_dict(), "frames": len(frames), "epoch": epoch + 1,
+                                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                "losses": report.losses, "accuracy": report.accuracy})
+    report.epochs, report.steps = settings.epochs, step
+    report.seconds = round(time.time() - t0, 1)
+    encoder = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
+                               seed=settings.seed, trained=True,
+                               training={"method": "moco_v2", "settings": settings.as_dict(), "frames": len(frames),
+                                         "queue": queue, "losses": report.losses, "accuracy": report.accuracy,
+                                         "seconds": report.seconds, "device": device})
+    encoder.net.backbone.load_state_dict(model.encoder_q.backbone.state_dict())
+    sample = frames.frames[np.random.default_rng(0).choice(len(frames), min(len(frames), 4096), replace=False)]
+    encoder.calibrate(sample, feature_norm_only=True)
+    encoder.fit_projection(sample)
+    encoder.save(out)
+    return report

@@ -1,0 +1,72 @@
+"""assoc train: models trained from the catalog."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from cli.common import EXIT_FAILURE, EXIT_USAGE, boundary, fail
+
+app = typer.Typer(help="Train models from the catalog.", no_args_is_help=True)
+
+
+def _moco_progress():
+    import sys
+
+    from tqdm import tqdm
+
+    state: dict = {}
+
+    def update(step: int, total: int, loss: float, acc: float) -> None:
+        if "bar" not in state:
+            state["bar"] = tqdm(total=total, desc="moco", file=sys.stderr, disable=None, dynamic_ncols=True)
+        bar = state["bar"]
+        bar.set_postfix(loss=f"{loss:.3f}", acc=f"{acc:.3f}", refresh=False)
+        bar.update(step - bar.n)
+        if step >= total:
+            bar.close()
+
+    return update
+
+
+@app.command("encoder")
+@boundary
+def encoder(
+    catalog: Path = typer.Option(..., help="catalog.jsonl: training frames come from its episodes (no labels)"),
+    out: Path = typer.Option(..., help="encoder directory to write (config.json + model.safetensors)"),
+    arch: str = typer.Option("efficientnet_b0", help="timm architecture"),
+    epochs: int = typer.Option(10, help="passes over the training frames"),
+    batch_size: int = typer.Option(64, help="frames per step"),
+    image_size: int = typer.Option(128, help="training and embedding input size"),
+    embed_dim: int = typer.Option(256, help="dimension of the saved encoder's vectors"),
+    queue: int = typer.Option(0, help="negatives in the queue (0: min(16384, frames / 2))"),
+    fps: float = typer.Option(1.0, help="training frames sampled per second of episode"),
+    standard: bool = typer.Option(True, help="MoCo v2's augmentations (off: resize only; for ablations)"),
+    anti_shortcut: bool = typer.Option(True, help="paint subtitles/logos/borders on one view"),
+    attention: bool = typer.Option(True, help="WS-DAN attention cropping and dropping"),
+    weights: Path = typer.Option(None, help="start from a local timm weight file"),
+    checkpoint_dir: Path = typer.Option(None, help="where checkpoints go (default: OUT.ckpt); a matching one resumes"),
+    device: str = typer.Option(None, help="cpu or cuda (default: cuda when present)"),
+    seed: int = typer.Option(0, help="seed"),
+) -> None:
+    """Train the frame encoder with MoCo v2 on the catalog's own frames."""
+    from assoc.catalog import load_catalog
+    from assoc.taxonomy import load_taxonomy
+    from assoc.training.augment import AugmentSettings
+    from assoc.training.moco import MocoSettings
+    from assoc.training.train_encoder import train_encoder
+
+    cat = load_catalog(catalog, load_taxonomy())
+    if not cat.programs:
+        fail(f"{catalog}: no valid programs", EXIT_USAGE)
+    settings = MocoSettings(arch=arch, epochs=epochs, batch_size=batch_size, embed_dim=embed_dim, queue=queue,
+                            train_fps=fps, attention=attention, seed=seed, weights=str(weights) if weights else None,
+                            augment=AugmentSettings(image_size=image_size, standard=standard, anti_shortcut=anti_shortcut))
+    report = train_encoder(cat, out, settings, checkpoint_dir, device, progress=_moco_progress())
+    typer.echo(json.dumps({k: v for k, v in vars(report).items() if k != "failures"}, indent=2))
+    for f in report.failures:
+        typer.echo(f"failed: {f}", err=True)
+    if cat.errors or report.failures:
+        raise typer.Exit(EXIT_FAILURE)

@@ -1,0 +1,79 @@
+"""MoCo v2 pieces on tiny inputs, and a short real training run that resumes and saves."""
+
+import numpy as np
+import pytest
+import timm
+import torch
+
+from assoc.catalog import load_catalog
+from assoc.encoders import load_encoder
+from assoc.errors import InputError
+from assoc.training.attention import attend, attention_crop, attention_drop, attention_maps
+from assoc.training.augment import AugmentSettings, TwoViews
+from assoc.training.moco import MoCo, MocoSettings, ProjectedBackbone, split_forward
+from assoc.training.shortcuts import PAINTERS, paint_shortcuts
+from assoc.training.train_encoder import train_encoder
+
+FRAME = np.random.default_rng(0).integers(0, 256, (72, 128, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name", sorted(PAINTERS))
+def test_each_painter_changes_the_frame(name):
+    out = PAINTERS[name](FRAME.copy(), np.random.default_rng(1))
+    assert out.dtype == np.uint8 and out.ndim == 3 and not (out.shape == FRAME.shape and np.array_equal(out, FRAME))
+
+
+def test_shortcuts_go_on_the_query_view_only():
+    views = TwoViews(AugmentSettings(image_size=32, standard=False, anti_shortcut=True, shortcut_p=1.0), seed=0)
+    q, k = views(FRAME)
+    plain = TwoViews(AugmentSettings(image_size=32, standard=False, anti_shortcut=False))(FRAME)[0]
+    assert torch.allclose(k, plain) and not torch.allclose(q, plain)
+    assert not np.array_equal(paint_shortcuts(FRAME, np.random.default_rng(0), p=1.0), FRAME)
+
+
+def test_attention_crop_and_drop():
+    x = torch.zeros(2, 3, 8, 8)
+    x[:, :, 2:4, 4:8] = 1.0
+    maps = torch.zeros(2, 8, 8)
+    maps[:, 2:4, 4:8] = 1.0
+    cropped = attention_crop(x, maps)
+    assert torch.allclose(cropped, torch.ones_like(cropped))  # zoomed into the attended box
+    dropped = attention_drop(x, maps)
+    assert dropped[:, :, 2:4, 4:8].abs().sum() == 0 and torch.equal(dropped[:, :, :2], x[:, :, :2])
+    backbone = timm.create_model("test_efficientnet", pretrained=False, num_classes=0).eval()
+    xs = torch.randn(4, 3, 32, 32)
+    m = attention_maps(backbone, xs, torch.Generator().manual_seed(0))
+    assert m.shape == (4, 32, 32) and float(m.max()) <= 1.0 + 1e-6
+    assert attend(backbone, xs, 0.5, 0.5, torch.Generator().manual_seed(0)).shape == xs.shape
+
+
+def test_moco_step_masks_near_duplicates_and_fills_the_queue():
+    torch.manual_seed(0)
+    backbone = timm.create_model("test_efficientnet", pretrained=False, num_classes=0)
+    width = backbone(torch.zeros(2, 3, 32, 32)).shape[1]
+    model = MoCo(ProjectedBackbone(backbone, width, 8), queue_size=16, momentum=0.9, temperature=0.2, splits=2,
+                 dedup_seconds=2.0)
+    x = torch.randn(8, 3, 32, 32)
+    episode, t = torch.zeros(8, dtype=torch.long), torch.arange(8).float()
+    loss, acc = model(x, x, episode, t)
+    assert torch.isfinite(loss) and 0 <= float(acc) <= 1
+    assert int(model.queue_ptr) == 8 and (model.queue_episode[:8] == 0).all()
+    loss.backward()
+    assert all(p.grad is None for p in model.encoder_k.parameters())
+    assert split_forward(model.encoder_q, x, 4).shape == (8, 8)
+
+
+def test_short_training_saves_a_trained_encoder_and_resumes(tiny_universe, taxonomy, tmp_path):
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    settings = MocoSettings(arch="test_efficientnet", head_dim=16, embed_dim=16, batch_size=16, epochs=1,
+                            augment=AugmentSettings(image_size=48), train_fps=1.0)
+    report = train_encoder(catalog, tmp_path / "enc", settings)
+    assert report.steps == report.frames // 16 and len(report.losses) == 1 and np.isfinite(report.losses[0])
+    enc = load_encoder(tmp_path / "enc")
+    assert enc.trained and enc.config()["training"]["method"] == "moco_v2"
+    assert enc.embed(FRAME[None]).shape == (1, 16)
+    again = train_encoder(catalog, tmp_path / "enc2", settings, checkpoint_dir=tmp_path / "enc.ckpt")
+    assert again.resumed_from_epoch == 1 and again.steps == report.steps  # nothing left to train
+    with pytest.raises(InputError, match="training frames"):
+        train_encoder(catalog, tmp_path / "x", MocoSettings(arch="test_efficientnet", batch_size=4096, epochs=1,
+                                                            augment=AugmentSettings(image_size=48)))
