@@ -61,3 +61,23 @@ def bench_text(
     from eval.benchmarks import text_scale
 
     typer.echo(json.dumps(text_scale(out, programs, queries, semantic, seed), indent=2))
+
+
+@bench_app.command("vectors")
+@boundary
+def bench_vectors(
+    programs: int = typer.Option(60_000, help="programs (clusters)"),
+    keyframes: int = typer.Option(100, help="keyframes per program"),
+    dim: int = typer.Option(256, help="vector dimension (the encoder's)"),
+    nlist: int = typer.Option(4096, help="IVF lists"),
+    codec: str = typer.Option("SQ8", help="IVF codes: SQ8, PQ32, Flat..."),
+    nprobe: str = typer.Option("8,16,32,64", help="comma list of nprobe values to measure"),
+    clips: int = typer.Option(50, help="32-frame clip queries"),
+    seed: int = typer.Option(0, help="seed"),
+) -> None:
+    """Keyframe index at scale: build time, memory, clip query latency and recall@10 against exact search."""
+    from eval.scale import vector_scale
+
+    result = vector_scale(programs, keyframes, dim, nlist, codec, tuple(int(x) for x in nprobe.split(",")), clips,
+                          seed=seed)
+    typer.echo(json.dumps(result, indent=2))

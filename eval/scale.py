@@ -1,0 +1,76 @@
+"""The keyframe-index scale benchmark: millions of clustered vectors, IVF against exact search."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from eval.benchmarks import _peak_rss_mb, _rss_mb
+from indexes.vector import create_vector_index
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def clustered_keyframes(n_programs: int, per_program: int, dim: int, seed: int, shots: int = 10,
+                        chunk_programs: int = 2000):
+    """Yield (ids, vectors) chunks: programs are clusters, shots are sub-clusters, keyframes vary within a shot."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_programs, chunk_programs):
+        n = min(chunk_programs, n_programs - start)
+        centre = _unit(rng.normal(size=(n, dim)))  # n x D
+        shot = _unit(np.repeat(centre, shots, 0) + 0.6 * rng.normal(size=(n * shots, dim)) / np.sqrt(dim) * 4)
+        which = rng.integers(0, shots, (n, per_program)) + np.arange(n)[:, None] * shots  # n x per_program
+        x = _unit(shot[which.ravel()] + 0.25 * rng.normal(size=(n * per_program, dim)).astype(np.float32) / np.sqrt(dim) * 4)
+        ids = np.arange(start * per_program, (start + n) * per_program, dtype=np.int64)
+        yield ids, x
+
+
+def vector_scale(n_programs: int = 60_000, per_program: int = 100, dim: int = 256, nlist: int = 4096,
+                 codec: str = "SQ8", nprobes: tuple[int, ...] = (8, 16, 32, 64), clips: int = 50,
+                 frames_per_clip: int = 32, k: int = 10, train_size: int = 200_000, seed: int = 0) -> dict:
+    import faiss
+
+    t0 = time.perf_counter()
+    xb = np.empty((n_programs * per_program, dim), np.float32)
+    for ids, x in clustered_keyframes(n_programs, per_program, dim, seed):
+        xb[ids[0] : ids[-1] + 1] = x
+    generate_s = time.perf_counter() - t0
+    rss_data = _rss_mb()
+    rng = np.random.default_rng(seed + 1)
+    t0 = time.perf_counter()
+    index = create_vector_index("ivf", dim, nlist=nlist, codec=codec, nprobe=nprobes[0])
+    index.train(xb[rng.choice(len(xb), min(train_size, len(xb)), replace=False)])
+    train_s = time.perf_counter() - t0
+    for start in range(0, len(xb), 500_000):
+        index.add(np.arange(start, min(len(xb), start + 500_000), dtype=np.int64), xb[start : start + 500_000])
+    build_s = time.perf_counter() - t0
+    # a clip: frames_per_clip keyframes of one program, perturbed as an edit would
+    programs = rng.integers(0, n_programs, clips)
+    queries = [_unit(xb[p * per_program + rng.integers(0, per_program, frames_per_clip)]
+                     + 0.15 * rng.normal(size=(frames_per_clip, dim)).astype(np.float32) / np.sqrt(dim) * 4)
+               for p in programs]
+    exact = faiss.IndexFlatIP(dim)
+    exact.add(xb)
+    t0 = time.perf_counter()
+    truth = [exact.search(q, k)[1] for q in queries]
+    exact_ms = (time.perf_counter() - t0) / clips * 1000
+    del exact
+    runs = []
+    for nprobe in nprobes:
+        lat, rec = [], []
+        for q, gt in zip(queries, truth):
+            t = time.perf_counter()
+            _, I = index.search(q, k, nprobe=nprobe)  # noqa: E741
+            lat.append((time.perf_counter() - t) * 1000)
+            rec.append(np.mean([len(set(a) & set(b)) / k for a, b in zip(I, gt)]))
+        runs.append({"nprobe": nprobe, "recall@10_vs_exact": round(float(np.mean(rec)), 4),
+                     "clip_query_ms_p50": round(float(np.percentile(lat, 50)), 2),
+                     "clip_query_ms_p99": round(float(np.percentile(lat, 99)), 2)})
+    return {"vectors": len(xb), "dim": dim, "index": f"IVF{nlist},{codec}", "threads": faiss.omp_get_max_threads(),
+            "generate_seconds": round(generate_s, 1), "train_seconds": round(train_s, 1),
+            "build_seconds_incl_train": round(build_s, 1), "rss_mb_vectors_in_memory": round(rss_data, 1),
+            "peak_rss_mb": round(_peak_rss_mb(), 1), "exact_clip_query_ms": round(exact_ms, 1),
+            "frames_per_clip": frames_per_clip, "clips": clips, "runs": runs}
