@@ -8,11 +8,10 @@ from typing import Iterable
 
 import snowballstemmer
 
-from indexes.text.analysis import tokens
+from indexes.text.analysis import tokens, weighted_groups
 from indexes.text.base import FIELD_BOOSTS, TEXT_FIELDS, DocFailure, TextDoc, TextHit, TextIndex, TextQuery
 
 K1, B = 1.2, 0.75
-NAMES_BOOST = 2.0
 _stem = snowballstemmer.stemmer("english").stemWord
 
 
@@ -38,11 +37,11 @@ class BruteForceTextIndex(TextIndex):
         return len(ids)
 
     def search(self, query: TextQuery, k: int = 10) -> list[TextHit]:
-        # like a query parser: each group's distinct terms, the names group weighted NAMES_BOOST
-        names = {t for n in query.names for t in analyse(n)}
-        weights = Counter({t: NAMES_BOOST for t in names})
-        for t in set(analyse(query.text)):
-            weights[t] += 1.0
+        # like the tantivy query: boosted groups of distinct terms (names x2, CJK unigrams x0.3)
+        weights: Counter = Counter()
+        for group, boost in weighted_groups(query.names, query.text):
+            for t in {_stem(t) if t.isascii() else t for t in group}:
+                weights[t] += boost
         terms = list(weights)
         if not terms or not self.docs:
             return []

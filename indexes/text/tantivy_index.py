@@ -14,7 +14,7 @@ from typing import Iterable
 import tantivy
 
 from indexes.errors import IndexCorruptError
-from indexes.text.analysis import analysed
+from indexes.text.analysis import analysed, weighted_groups
 from indexes.text.base import FIELD_BOOSTS, TEXT_FIELDS, DocFailure, TextDoc, TextHit, TextIndex, TextQuery
 
 ANALYZER = "assoc_text"
@@ -39,15 +39,12 @@ def _schema() -> "tantivy.Schema":
     return sb.build()
 
 
-NAMES_BOOST = 2.0
 
 
 def query_string(query: TextQuery) -> str:
-    """Tokens only (analysis drops all query syntax); the names group is boosted: names are what the
-    uploader called the program."""
-    names = " ".join(analysed(n) for n in query.names)
-    text = analysed(query.text)
-    return " ".join(t for t in ((f"({names})^{NAMES_BOOST}" if names else ""), text) if t)
+    """Tokens only (analysis drops all query syntax), in boosted groups: names are what the uploader
+    called the program (x2); CJK unigrams are weak evidence (x0.3)."""
+    return " ".join(f"({' '.join(g)})^{b:g}" for g, b in weighted_groups(query.names, query.text))
 
 
 class TantivyTextIndex(TextIndex):
