@@ -71,7 +71,7 @@ def parse_title(title: str, description: str = "") -> ParsedTitle:
         else:
             parsed.season = cn_to_int(g[6] or g[7] or "")
     if first_marker:
-        before = _BRACKETS.sub(" ", text[:first_marker])
+        before = re.sub(r"[《》【】「」『』“”\"]", " ", _BRACKETS.sub(" ", text[:first_marker]))
         before = _NOISE_RE.sub(" ", _SEPARATORS.sub(" ", before)).strip()
         if before:
             names.append(before)
@@ -82,6 +82,17 @@ def parse_title(title: str, description: str = "") -> ParsedTitle:
     cleaned = _NOISE_RE.sub(" ", cleaned)
     cleaned = _SEPARATORS.sub(" ", re.sub(r"[《》【】「」『』“”\"]", " ", cleaned))
     parsed.text = re.sub(r"\s+", " ", cleaned).strip()
-    seen = set()
-    parsed.names = [n for n in (_NOISE_RE.sub(" ", x).strip() for x in names) if n and not (n in seen or seen.add(n))]
+    names = [n for n in (_NOISE_RE.sub(" ", x).strip() for x in names) if n]
+    if parsed.season and parsed.season >= 2:  # "X 第二季" names the season's program, not X
+        names = [_with_season(n, parsed.season) for n in names]
+    seen: set[str] = set()
+    parsed.names = [n for n in names if not (n in seen or seen.add(n))]
     return parsed
+
+
+def _with_season(name: str, season: int) -> str:
+    if f"第{_cn(season)}季" in name or re.search(rf"season\s?{season}\b", name, re.IGNORECASE):
+        return name
+    if re.search(r"[\u4e00-\u9fff]", name):
+        return f"{name} 第{_cn(season)}季"
+    return f"{name} Season {season}"
