@@ -67,3 +67,16 @@ def settings():
     from assoc.settings import Settings
 
     return Settings()
+
+
+def load_catalog_or_fail(path):
+    """The catalog's valid programs; every rejected line on stderr; exit 2 if none is valid."""
+    from assoc.catalog import load_catalog
+    from assoc.taxonomy import load_taxonomy
+
+    catalog = load_catalog(path, load_taxonomy())
+    for e in catalog.errors:
+        typer.echo(f"rejected: {e}", err=True)
+    if not catalog.programs:
+        fail(f"{path}: no valid programs", EXIT_USAGE)
+    return catalog

