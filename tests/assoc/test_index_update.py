@@ -13,7 +13,7 @@ from assoc.errors import InputError
 from assoc.index_build import BuildSettings, build_index
 from assoc.index_reader import open_index
 from assoc.index_update import add_programs, remove_programs
-from assoc.lookup import Lookup, LookupSettings
+from assoc.lookup import Lookup
 from cli.main import app
 
 
