@@ -83,9 +83,13 @@ def build_universe(
     n_studios = max(3, n_programs // 12)
     styles = [studio_style(np.random.default_rng([seed, 1, s])) for s in range(n_studios)]
 
+    by_home: dict[str, list[int]] = {}
+    for i, st in enumerate(styles):
+        by_home.setdefault(st.home, []).append(i)
+
     def pick_studio(category) -> int:
         """Studios specialise: most programs come from a studio whose home is their top level."""
-        home = [i for i, st in enumerate(styles) if st.home == category_look(category).mode]
+        home = by_home.get(category_look(category).mode, [])
         if home and rng.random() < 0.8:
             return int(home[int(rng.integers(0, len(home)))])
         return int(rng.integers(0, n_studios))
