@@ -118,8 +118,8 @@ class FaissFlatIndex(VectorIndex):
     def remove(self, ids) -> int:
         return int(self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
 
-    def search(self, xq, k):
-        D, I = self.index.search(_check(xq, self.dim), k)  # noqa: E741
+    def search(self, xq, k, params=None):
+        D, I = self.index.search(_check(xq, self.dim), k, params=params)  # noqa: E741
         D[I < 0] = -np.inf
         return D, I
 
@@ -183,10 +183,7 @@ class FaissIVFIndex(FaissFlatIndex):
     def search(self, xq, k, nprobe: int | None = None):
         import faiss
 
-        params = faiss.SearchParametersIVF(nprobe=int(nprobe or self.nprobe))
-        D, I = self.index.search(_check(xq, self.dim), k, params=params)  # noqa: E741
-        D[I < 0] = -np.inf
-        return D, I
+        return super().search(xq, k, params=faiss.SearchParametersIVF(nprobe=int(nprobe or self.nprobe)))
 
     @classmethod
     def load(cls, directory: Path, dim: int, **params) -> "FaissIVFIndex":
@@ -223,6 +220,4 @@ def load_vector_index(directory: Path) -> VectorIndex:
         config = json.loads((directory / "vector_index.json").read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise IndexCorruptError(f"{directory}: missing or invalid vector_index.json") from e
-    backend = _backend(config["backend"])
-    params = config.get("params") or {}
-    return backend.load(directory, int(config["dim"]), **params) if params else backend.load(directory, int(config["dim"]))
+    return _backend(config["backend"]).load(directory, int(config["dim"]), **(config.get("params") or {}))
