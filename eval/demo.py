@@ -22,9 +22,9 @@ def run_demo(out: str | Path, preset: str = "small", seed: int = 0, arch: str = 
     universe, index, report_dir = out / "universe", out / "index", out / "report"
     p = get_preset(preset)
     stats_path = universe / "stats.json"
-    reuse = (not fresh and stats_path.is_file()
-             and json.loads(stats_path.read_text()).get("preset") == p.as_dict()
-             and json.loads(stats_path.read_text()).get("seed") == seed)
+    previous = json.loads(stats_path.read_text()) if stats_path.is_file() else {}
+    wanted = json.loads(json.dumps(p.as_dict()))  # as stats.json holds it: tuples become lists
+    reuse = not fresh and previous.get("preset") == wanted and previous.get("seed") == seed
     if reuse:
         log(f"[1/3] reusing the {preset} universe in {universe} (same preset and seed)")
     else:
