@@ -21,6 +21,7 @@ from indexes.manifest import atomic_directory, sha256_file, write_manifest
 from indexes.vector import create_vector_index, save_vector_index
 
 ENCODER_DIR = "encoder"
+CATEGORY_DIR = "category"
 VISUAL_DIR = "visual"
 BASELINES_DIR = "baselines"
 PROGRAMS_FILE = "programs.jsonl"
@@ -42,6 +43,7 @@ class BuildSettings:
     untrained_baseline: bool = True  # with a trained encoder, also index an untrained one of its kind
     open_set_threshold: float = 0.5
     calibration_frames: int = 1024
+    category_model: str | None = None  # a trained category model directory (its encoder must be the index's)
 
 
 @dataclass
@@ -128,8 +130,14 @@ def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | N
         body: dict = {"signals": list(settings.signals), "settings": {k: v for k, v in vars(settings).items()},
                       "catalog": {"path": str(catalog.path.resolve()), "sha256": sha256_file(catalog.path)},
                       "backends": {"vector": None, "text": None}}
+        encoder = encoder or create_encoder("efficientnet_b0")
+        if settings.category_model and "visual" not in settings.signals:
+            raise InputError("a category model needs the visual signal (it reads the index encoder's frame vectors)")
         if "visual" in settings.signals:
-            body.update(_build_visual(catalog, tmp, encoder or create_encoder("efficientnet_b0"), settings, report, progress))
+            body.update(_build_visual(catalog, tmp, encoder, settings, report, progress))
+        if settings.category_model:
+            body["category"] = add_category_model(tmp, settings.category_model, encoder)
+            body["signals"].append("category")
         text_index = None
         if "text" in settings.signals:
             section, failures, text_index = build_text(catalog.programs, tmp, settings.text_backend, es,
@@ -206,6 +214,24 @@ def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: Build
         "backends": {"vector": {"name": vindex.name, "metric": "inner_product"}, "text": None},
         "baselines": sorted(baselines),
     }
+
+
+def add_category_model(tmp: Path, model_dir: str | Path, encoder: FrameEncoderBase) -> dict:
+    """Copy a category model (and its ablations) into the index; refuse one trained on another encoder."""
+    import shutil
+
+    from assoc.category.model import load_category_model
+    from assoc.category.pipeline import ABLATIONS_DIR
+
+    model_dir = Path(model_dir)
+    model = load_category_model(model_dir)
+    trained_on = model.info.get("encoder")
+    if trained_on != encoder.checksum:
+        raise InputError(f"{model_dir}: the category model was trained on frames of encoder {trained_on}, "
+                         f"but this index's encoder is {encoder.checksum}; train it with the index's encoder")
+    shutil.copytree(model_dir, tmp / CATEGORY_DIR)
+    ablations = sorted(p.name for p in (model_dir / ABLATIONS_DIR).iterdir()) if (model_dir / ABLATIONS_DIR).is_dir() else []
+    return {"checksum": model.checksum, "ablations": ablations, "text_model": model.info.get("text_model")}
 
 
 def index_summary(manifest: dict) -> str:

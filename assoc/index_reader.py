@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assoc.encoders import FrameEncoderBase, load_encoder
-from assoc.errors import IndexMismatchError
-from assoc.index_build import BASELINES_DIR, ENCODER_DIR, PROGRAMS_FILE, VISUAL_DIR
+from assoc.errors import IndexMismatchError, InputError
+from assoc.index_build import BASELINES_DIR, CATEGORY_DIR, ENCODER_DIR, PROGRAMS_FILE, VISUAL_DIR
 from assoc.jsonl import read_jsonl_strict
 from assoc.schema import Program
 from indexes.errors import IndexBackendError
@@ -35,6 +35,8 @@ class OpenIndex:
     baselines: dict[str, VisualIndex] = field(default_factory=dict)
     es: dict | None = None  # Elasticsearch connection settings, when the text index lives there
     _text: object = None
+    _category: object = None
+    _ends: object = None
 
     @property
     def signals(self) -> list[str]:
@@ -43,6 +45,40 @@ class OpenIndex:
     @property
     def open_set_threshold(self) -> float:
         return float(self.manifest.get("settings", {}).get("open_set_threshold", 0.5))
+
+    def align_settings(self):
+        """Temporal alignment settings for this index (a keyframe's stretch follows its sampling rate)."""
+        from assoc.visual import AlignSettings
+
+        fps = float(self.manifest.get("settings", {}).get("keyframe_fps", 1.0)) or 1.0
+        return AlignSettings(keyframe_interval=1.0 / fps)
+
+    def keyframe_ends(self):
+        """Per keyframe, where its stretch ends (computed once per open index)."""
+        if self._ends is None and self.table is not None:
+            from assoc.visual import keyframe_ends
+
+            s = self.align_settings()
+            self._ends = keyframe_ends(self.table, s.keyframe_interval, s.max_stretch)
+        return self._ends
+
+    def category_model(self):
+        """The category model, loaded on first use (None when the index has none)."""
+        if self._category is None and "category" in self.signals:
+            from assoc.category.model import load_category_model
+
+            self._category = load_category_model(self.path / CATEGORY_DIR)
+            if self._category.checksum != self.manifest["category"]["checksum"]:
+                raise IndexMismatchError(f"{self.path}: the category model does not match the manifest's checksum")
+        return self._category
+
+    def category_ablations(self) -> dict:
+        """Ablation models stored with the category model (name -> model), for `assoc eval`."""
+        from assoc.category.model import load_category_model
+        from assoc.category.pipeline import ABLATIONS_DIR
+
+        names = self.manifest.get("category", {}).get("ablations", [])
+        return {n: load_category_model(self.path / CATEGORY_DIR / ABLATIONS_DIR / n) for n in names}
 
     def text_signal(self):
         """The text signal, opened on first use (it loads the semantic model)."""
@@ -76,7 +112,23 @@ def _visual(path: Path, manifest: dict) -> tuple[KeyframeTable, VisualIndex, dic
     return table, VisualIndex("visual", encoder, vectors), baselines
 
 
-def open_index(path: str | Path, verify: bool = True, es: dict | None = None) -> OpenIndex:
+VECTOR_DEVICES = ("auto", "cpu", "gpu")
+
+
+def place_vectors(index: "OpenIndex", device: str) -> None:
+    """Search the keyframe vectors on the GPU when asked (gpu) or when one is usable (auto)."""
+    from indexes.vector import FaissFlatIndex, gpu_available
+
+    if device not in VECTOR_DEVICES:
+        raise InputError(f"unknown vector device '{device}'; known: {', '.join(VECTOR_DEVICES)}")
+    if device == "cpu" or index.visual is None or (device == "auto" and not gpu_available()):
+        return
+    for v in [index.visual, *index.baselines.values()]:
+        if isinstance(v.vectors, FaissFlatIndex):
+            v.vectors.use_gpu()
+
+
+def open_index(path: str | Path, verify: bool = True, es: dict | None = None, vector_device: str = "cpu") -> OpenIndex:
     """Open an index; refuse one whose files do not match its manifest or whose encoder differs."""
     path = Path(path)
     try:
@@ -85,7 +137,9 @@ def open_index(path: str | Path, verify: bool = True, es: dict | None = None) ->
         raise IndexMismatchError(str(e)) from e
     table, visual, baselines = _visual(path, manifest) if "visual" in manifest.get("signals", []) else (None, None, {})
     programs = {p.program_id: p for p in read_jsonl_strict(path / PROGRAMS_FILE, Program)}
-    return OpenIndex(path, manifest, programs, table, visual, baselines, es)
+    index = OpenIndex(path, manifest, programs, table, visual, baselines, es)
+    place_vectors(index, vector_device)
+    return index
 
 
 def check_encoder(index: OpenIndex, encoder: FrameEncoderBase) -> None:

@@ -20,8 +20,15 @@ import numpy as np
 from assoc.catalog import Catalog
 from assoc.encoders import load_encoder
 from assoc.errors import InputError
-from assoc.index_build import (BASELINES_DIR, ENCODER_DIR, PROGRAMS_FILE, VISUAL_DIR, BuildReport, BuildSettings,
-                               index_episodes)
+from assoc.index_build import (
+    BASELINES_DIR,
+    ENCODER_DIR,
+    PROGRAMS_FILE,
+    VISUAL_DIR,
+    BuildReport,
+    BuildSettings,
+    index_episodes,
+)
 from assoc.jsonl import read_jsonl_strict, write_jsonl
 from assoc.schema import Program
 from assoc.text.semantic import SemanticModel, program_text
@@ -162,3 +169,25 @@ def _add_visual(tmp: Path, manifest: dict, catalog: Catalog, settings: BuildSett
     table.save(tmp / VISUAL_DIR)
     for name, d in _vector_dirs(manifest).items():
         save_vector_index(vectors[name], tmp / d)
+
+
+def set_category_model(index_path: str | Path, model_dir: str | Path) -> dict:
+    """Put a (re)trained category model into an index without touching its vectors or text.
+
+    The model must have been trained on the index encoder's frame vectors."""
+    from assoc.index_build import CATEGORY_DIR, add_category_model
+
+    index_path = Path(index_path)
+    manifest = read_manifest(index_path)
+    if "visual" not in manifest["signals"]:
+        raise InputError(f"{index_path}: a category model needs the visual signal (it reads the encoder's vectors)")
+    with atomic_directory(index_path) as tmp:
+        _copy_into(index_path, tmp)
+        shutil.rmtree(tmp / CATEGORY_DIR, ignore_errors=True)
+        section = add_category_model(tmp, model_dir, load_encoder(tmp / ENCODER_DIR))
+        body = {k: v for k, v in manifest.items() if k not in ("format_version", "created", "files")}
+        body["category"] = section
+        body["signals"] = [s for s in manifest["signals"] if s != "category"] + ["category"]
+        body["settings"] = dict(manifest.get("settings", {}), category_model=str(model_dir))
+        write_manifest(tmp, body)
+    return section

@@ -7,12 +7,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
+
 from assoc.catalog import clip_video_path
 from assoc.errors import InputError, MediaError
 from assoc.fusion import rrf
 from assoc.index_reader import OpenIndex, VisualIndex
-from assoc.media import SampledFrames, sample_frames
-from assoc.schema import Candidate, Clip, Evidence, Result, TextEvidence, VisualEvidence
+from assoc.media import AudioTrack, SampledFrames, extract_audio, sample_frames
+from assoc.schema import (
+    Candidate,
+    CategoryEvidence,
+    CategoryPrediction,
+    Clip,
+    Evidence,
+    Result,
+    Segment,
+    TextEvidence,
+    VisualEvidence,
+)
 from assoc.text.signal import TextCandidate
 from assoc.visual import VisualCandidate, vote
 from indexes.errors import IndexBackendError
@@ -50,21 +62,37 @@ def decode_clip(path: str | Path, settings: LookupSettings) -> SampledFrames:
 
 
 def visual_candidates(vindex: VisualIndex, index: OpenIndex, sampled: SampledFrames,
-                      settings: LookupSettings, timings: dict | None = None) -> list[VisualCandidate]:
+                      settings: LookupSettings, timings: dict | None = None,
+                      xq: np.ndarray | None = None) -> list[VisualCandidate]:
+    """Embed the clip's frames (unless `xq` has them), search, and vote with temporal alignment."""
     t0 = time.perf_counter()
-    xq = vindex.encoder.embed(sampled.frames)
+    if xq is None:
+        xq = vindex.encoder.embed(sampled.frames)
     t1 = time.perf_counter()
     D, I = vindex.vectors.search(xq, settings.neighbours)  # noqa: E741
-    cands = vote(D, I, index.table, sampled.times, sampled.duration, settings.top_k)
+    cands = vote(D, I, index.table, sampled.times, sampled.duration, settings.top_k, index.align_settings(),
+                 index.keyframe_ends())
     if timings is not None:
-        timings["embed"] = round((t1 - t0) * 1000, 2)
+        timings.setdefault("embed", round((t1 - t0) * 1000, 2))
         timings["vector"] = round((time.perf_counter() - t1) * 1000, 2)
     return cands
 
 
+def _agree_levels(predicted: list[tuple[str, float]], path) -> int:
+    n = 0
+    for (name, _), truth in zip(predicted, path):
+        if name != truth:
+            break
+        n += 1
+    return n
+
+
 def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict, top_k: int,
-                 visual: list[VisualCandidate] | None, text: list[TextCandidate] | None, degraded: list[str]) -> Result:
-    """Unite the signals' candidates. One signal: its own score; several: RRF (normalised to [0, 1])."""
+                 visual: list[VisualCandidate] | None, text: list[TextCandidate] | None, degraded: list[str],
+                 category=None) -> Result:
+    """Unite the signals' candidates. One signal: its own score; several: RRF (normalised to [0, 1]).
+
+    `category` (a CategoryOutput) fills the result's category and each candidate's category evidence."""
     vis = {c.program_id: c for c in visual or []}
     txt = {c.program_id: c for c in text or []}
     lists = [[c.program_id for c in sig] for sig in (visual, text) if sig is not None]
@@ -74,25 +102,40 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
         ranked = [(c.program_id, c.score) for c in text]
     else:
         ranked = rrf(lists)
+    predicted = category.prediction() if category is not None else None
     candidates = []
     for pid, score in ranked[:top_k]:
         v, t = vis.get(pid), txt.get(pid)
         program = index.programs.get(pid)
+        cat_ev = None
+        if predicted is not None and program is not None:
+            cat_ev = CategoryEvidence(agree_levels=_agree_levels(predicted.levels, program.category),
+                                      prior=[round(x, 4) for x in category.prior(program.category)])
         candidates.append(Candidate(
             program_id=pid, title=program.title if program else "", score=round(float(score), 4),
             episode_id=v.episode_id if v else None, start=v.start if v else None, end=v.end if v else None,
-            evidence=Evidence(
-                visual=VisualEvidence(votes=v.votes, frames=v.frames, similarity=round(v.similarity, 4)) if v else None,
-                text=TextEvidence(bm25=round(t.bm25, 3) if t.bm25 is not None else None, fuzzy=t.fuzzy,
-                                  field=t.fuzzy_field) if t else None)))
+            evidence=Evidence(visual=_visual_evidence(v), category=cat_ev,
+                              text=TextEvidence(bm25=round(t.bm25, 3) if t.bm25 is not None else None, fuzzy=t.fuzzy,
+                                                field=t.fuzzy_field) if t else None)))
     confidence = candidates[0].score if candidates else 0.0
     match = candidates[0].program_id if candidates and confidence >= threshold else None
     return Result(clip_id=clip_id, match=match, confidence=confidence, candidates=candidates,
-                  degraded=degraded, timings_ms=timings)
+                  category=predicted or CategoryPrediction(), degraded=degraded, timings_ms=timings)
+
+
+def _visual_evidence(v: VisualCandidate | None) -> VisualEvidence | None:
+    if v is None:
+        return None
+    segments = None
+    if len(v.segments) > 1:
+        segments = [Segment(episode_id=s.episode_id, start=s.start, end=s.end, clip_start=round(s.clip_start, 2),
+                            clip_end=round(s.clip_end, 2), speed=round(s.speed, 3)) for s in v.segments]
+    return VisualEvidence(votes=v.votes, frames=v.frames, similarity=round(v.similarity, 4),
+                          consistency=round(v.consistency, 4), speed=v.speed, segments=segments)
 
 
 class Lookup:
-    """Looks clips up in one open index with the signals it has (visual, text)."""
+    """Looks clips up in one open index with the signals it has (visual, text, category)."""
 
     def __init__(self, index: OpenIndex, settings: LookupSettings | None = None, signals: Iterable[str] | None = None):
         self.index = index
@@ -100,10 +143,23 @@ class Lookup:
         self.signals = resolve_signals(index, signals)
         self.threshold = self.settings.threshold if self.settings.threshold is not None else index.open_set_threshold
         self.text = index.text_signal() if "text" in self.signals else None
+        self.category = index.category_model() if "category" in self.signals else None
+        self._tokens = None
 
     @property
     def needs_video(self) -> bool:
-        return "visual" in self.signals
+        return "visual" in self.signals or "category" in self.signals
+
+    @property
+    def tokens(self):
+        """The category model's text tokens (the sentence model it was trained with), loaded on first use."""
+        if self._tokens is None:
+            from assoc.category.features import TextTokens
+            from assoc.text.semantic import SemanticModel
+
+            name = (self.index.manifest.get("category", {}).get("text_model") or {}).get("model")
+            self._tokens = TextTokens(SemanticModel(name))
+        return self._tokens
 
     def text_candidates(self, title: str, description: str, timings: dict,
                         degraded: list[str]) -> list[TextCandidate] | None:
@@ -118,29 +174,56 @@ class Lookup:
         finally:
             timings["text"] = round((time.perf_counter() - t0) * 1000, 2)
 
+    def embed(self, sampled: SampledFrames, timings: dict) -> np.ndarray:
+        t0 = time.perf_counter()
+        xq = self.index.visual.encoder.embed(sampled.frames)
+        timings["embed"] = round((time.perf_counter() - t0) * 1000, 2)
+        return xq
+
+    def category_output(self, model, sampled: SampledFrames | None, xq: np.ndarray | None, audio: AudioTrack | None,
+                        title: str, description: str, timings: dict):
+        """The clip's category distribution from its frame vectors, audio and text."""
+        from assoc.category.data import clip_features
+
+        t0 = time.perf_counter()
+        vectors = xq if xq is not None else np.zeros((0, self.index.visual.encoder.dim), np.float32)
+        feats = clip_features(np.zeros(0), audio, title, description, self.tokens, vectors=vectors)
+        out = model.predict([feats])[0]
+        timings["category"] = round((time.perf_counter() - t0) * 1000, 2)
+        return out
+
     def lookup_frames(self, clip_id: str, sampled: SampledFrames | None, title: str = "", description: str = "",
                       vindex: VisualIndex | None = None, timings: dict | None = None,
-                      signals: Iterable[str] | None = None) -> Result:
+                      signals: Iterable[str] | None = None, audio: AudioTrack | None = None) -> Result:
         timings = dict(timings or {})
         signals = list(signals) if signals is not None else self.signals
         degraded: list[str] = []
-        visual = None
+        visual, category, xq = None, None, None
+        if sampled is not None and ("visual" in signals or "category" in signals) and vindex is None:
+            xq = self.embed(sampled, timings)
         if "visual" in signals and sampled is not None:
-            visual = visual_candidates(vindex or self.index.visual, self.index, sampled, self.settings, timings)
+            visual = visual_candidates(vindex or self.index.visual, self.index, sampled, self.settings, timings, xq)
+        if "category" in signals and self.category is not None:
+            category = self.category_output(self.category, sampled, xq, audio, title, description, timings)
         text = self.text_candidates(title, description, timings, degraded) if "text" in signals else None
-        return build_result(clip_id, self.index, self.threshold, timings, self.settings.top_k, visual, text, degraded)
+        return build_result(clip_id, self.index, self.threshold, timings, self.settings.top_k, visual, text, degraded,
+                            category)
 
     def lookup_video(self, path: str | Path | None, clip_id: str | None = None, title: str = "",
                      description: str = "") -> Result:
-        sampled, timings = None, {}
+        sampled, audio, timings = None, None, {}
         if self.needs_video:
             if path is None:
-                raise InputError("the visual signal needs a video")
+                raise InputError("the visual and category signals need a video")
             t0 = time.perf_counter()
             sampled = decode_clip(path, self.settings)
             timings["decode"] = round((time.perf_counter() - t0) * 1000, 2)
+            if "category" in self.signals:
+                t0 = time.perf_counter()
+                audio = extract_audio(path)
+                timings["audio"] = round((time.perf_counter() - t0) * 1000, 2)
         return self.lookup_frames(clip_id or (Path(path).stem if path else "clip"), sampled, title, description,
-                                  timings=timings)
+                                  timings=timings, audio=audio)
 
     def lookup_clips(self, queries_path: str | Path, clips: list[Clip],
                      progress: Callable[[int, int], None] | None = None) -> tuple[list[Result], list[str]]:

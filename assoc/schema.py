@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 
 class _Strict(BaseModel):
@@ -63,10 +63,37 @@ class Clip(_Strict):
         return self
 
 
-class VisualEvidence(BaseModel):
+class Segment(BaseModel):
+    """A stretch of the clip aligned to one place of an episode (a spliced clip has two)."""
+
+    episode_id: str
+    start: float
+    end: float
+    clip_start: float
+    clip_end: float
+    speed: float
+
+
+class _OmitUnset(BaseModel):
+    """Optional extras that are None are left out of the JSON, so results read as design.md shows them."""
+
+    @model_serializer(mode="wrap")
+    def _omit_none(self, handler):
+        data = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k in self._required()}
+
+    @classmethod
+    def _required(cls) -> set[str]:
+        return {name for name, f in cls.model_fields.items() if f.is_required()}
+
+
+class VisualEvidence(_OmitUnset):
     votes: int
     frames: int
     similarity: float
+    consistency: Optional[float] = None  # share of voting frames on the time alignment
+    speed: Optional[float] = None  # source seconds per clip second on that alignment
+    segments: Optional[list[Segment]] = None  # only for a clip spliced from two places
 
 
 class TextEvidence(BaseModel):
@@ -75,8 +102,9 @@ class TextEvidence(BaseModel):
     field: Optional[str] = None
 
 
-class CategoryEvidence(BaseModel):
-    agree_levels: int
+class CategoryEvidence(_OmitUnset):
+    agree_levels: int  # levels (from the top) where the clip's predicted path equals the program's
+    prior: Optional[list[float]] = None  # the clip's probability of the program's category at levels 1-3
 
 
 class Evidence(BaseModel):

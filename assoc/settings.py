@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     neighbours: int = 10
     top_k: int = 10
     threshold: float | None = None  # None: the index's own open-set threshold
+    vector_device: str = "auto"  # auto: the GPU when faiss-gpu sees CUDA; cpu: never; gpu: required
     # Elasticsearch (text backend "elasticsearch")
     es_url: str | None = None
     es_username: str | None = None

@@ -9,7 +9,7 @@ from typing import Callable
 import typer
 
 from assoc.errors import AssocError, IndexMismatchError, InputError, MediaError, ModelError
-from indexes.errors import IndexBackendError
+from indexes.errors import DeviceUnavailableError, IndexBackendError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DEPENDENCY = 0, 1, 2, 3
 
@@ -17,7 +17,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DEPENDENCY = 0, 1, 2, 3
 def exit_code(err: Exception) -> int:
     from indexes.text.elasticsearch_index import TextBackendUnavailable
 
-    if isinstance(err, TextBackendUnavailable):
+    if isinstance(err, (TextBackendUnavailable, DeviceUnavailableError)):
         return EXIT_DEPENDENCY
     if isinstance(err, (InputError, MediaError, ModelError, IndexMismatchError, IndexBackendError)):
         return EXIT_USAGE

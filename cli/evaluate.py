@@ -15,7 +15,9 @@ def evaluate(
     out: Path = typer.Option(..., help="report directory (report.json, report.md, results*.jsonl)"),
     index: Path = typer.Option(None, help="index directory: run the lookups, then score them"),
     results: Path = typer.Option(None, help="score an existing results.jsonl instead of running lookups"),
-    baselines: bool = typer.Option(True, help="also run the colour-histogram baseline"),
+    baselines: bool = typer.Option(True, help="also run the baselines (colour histogram, untrained encoder, "
+                                              "category ablations)"),
+    vector_device: str = typer.Option(None, help="auto, cpu or gpu: where FAISS searches (default: ASSOC_VECTOR_DEVICE or auto)"),
 ) -> None:
     """Score lookups against ground truth: overall, by edit, by mention kind and by top-level category."""
     from eval.report import summary_table
@@ -25,10 +27,16 @@ def evaluate(
     if (index is None) == (results is None):
         fail("give either --index or --results", EXIT_USAGE)
     if index is not None:
-        report = run_eval(index, queries, out, baselines=baselines, progress=progress_bar("eval"), es=settings().es())
+        s = settings()
+        report = run_eval(index, queries, out, baselines=baselines, progress=progress_bar("eval"), es=s.es(),
+                          vector_device=vector_device or s.vector_device)
     else:
         report = score_results(results, queries, out)
     typer.echo(summary_table(report["runs"]))
+    if "category" in report:
+        from eval.report import category_section
+
+        typer.echo(category_section(report["category"]))
     for note in report.get("notes", []):
         typer.echo(f"note: {note}")
     typer.echo(f"report: {out / 'report.md'}")

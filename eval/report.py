@@ -45,6 +45,15 @@ def breakdown_table(runs: dict[str, dict], key: str) -> str:
     return table(headers, rows)
 
 
+def category_section(cat: dict) -> str:
+    rows = [[name, m["n"], *m["hit@1"], m["gap@20"], m["gap@20_all_levels"], m["hP"], m["hR"], m["hF"]]
+            for name, m in cat["models"].items()]
+    ms = cat.get("inference_ms_per_clip", {})
+    return (f"## Category (all {cat['clips']} labelled clips, {cat['open_set_clips']} of them open-set)\n\n"
+            + table(["model", "n", "hit@1 L1", "hit@1 L2", "hit@1 L3", "GAP@20 leaf", "GAP@20 all", "hP", "hR", "hF"], rows)
+            + (f"\n\ninference per clip (audio, text tokens, model): mean {ms['mean']} ms, p50 {ms['p50']} ms" if ms else ""))
+
+
 def write_report(out_dir: str | Path, report: dict) -> None:
     out_dir = Path(out_dir)
     atomic_write_text(out_dir / "report.json", json.dumps(report, ensure_ascii=False, indent=2, default=str))
@@ -54,6 +63,8 @@ def write_report(out_dir: str | Path, report: dict) -> None:
              "## Overall (recall and localisation on in-catalog clips; open set on all clips)\n", summary_table(runs), ""]
     for note in report.get("notes", []):
         parts.append(f"- {note}")
+    if "category" in report:
+        parts += ["", category_section(report["category"])]
     for key in ("by_edit", "by_mention", "by_category"):
         parts += ["", f"## {key.replace('_', ' ').capitalize()} (in-catalog clips)\n", breakdown_table(runs, key)]
     atomic_write_text(out_dir / "report.md", "\n".join(parts) + "\n")

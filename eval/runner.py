@@ -6,11 +6,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from assoc.catalog import clip_video_path, load_queries
+from assoc.category.data import clip_features
+from assoc.category.metrics import category_metrics
 from assoc.errors import MediaError
 from assoc.index_reader import open_index
 from assoc.jsonl import write_jsonl
 from assoc.lookup import Lookup, LookupSettings, build_result, decode_clip, visual_candidates
+from assoc.media import extract_audio
 from assoc.schema import Result
 from eval.report import write_report
 from eval.scoring import score_run
@@ -18,13 +23,14 @@ from eval.scoring import score_run
 
 def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Path,
              settings: LookupSettings | None = None, baselines: bool = True,
-             progress: Callable[[int, int], None] | None = None, es: dict | None = None) -> dict:
+             progress: Callable[[int, int], None] | None = None, es: dict | None = None,
+             vector_device: str = "cpu") -> dict:
     """Run every signal alone, their fusion and the reference baselines over every clip; write the report.
 
     Each clip is decoded once and each signal computed once; the runs are assembled from those.
     """
     settings = settings or LookupSettings(top_k=50)
-    index = open_index(index_path, es=es)
+    index = open_index(index_path, es=es, vector_device=vector_device)
     clips, rejected = load_queries(queries_path)
     lookup = Lookup(index, settings)
     visual_runs = {"visual": index.visual} if index.visual is not None else {}
@@ -38,20 +44,40 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
     run_names = list(visual_runs) + (["text"] if lookup.text else []) + (["fused"] if lookup.text and visual_runs else [])
     results: dict[str, dict[str, Result]] = {name: {} for name in run_names}
     failures = [str(e) for e in rejected]
+    category_models = {}
+    if lookup.category is not None:
+        category_models = {"model": lookup.category, **(index.category_ablations() if baselines else {})}
+    category_outputs: dict[str, list] = {name: [] for name in category_models}
+    category_truth: list = []
+    category_ms: list[float] = []
     t0 = time.time()
     for n, clip in enumerate(clips, 1):
         timings: dict = {}
         degraded: list[str] = []
         try:
-            vis = {}
-            if visual_runs:
+            vis, cat = {}, None
+            if visual_runs or category_models:
                 t = time.perf_counter()
-                sampled = decode_clip(clip_video_path(queries_path, clip), settings)
+                path = clip_video_path(queries_path, clip)
+                sampled = decode_clip(path, settings)
                 timings["decode"] = round((time.perf_counter() - t) * 1000, 2)
-                vis = {name: visual_candidates(v, index, sampled, settings, timings) for name, v in visual_runs.items()}
+                xq = lookup.embed(sampled, timings)
+                vis = {name: visual_candidates(v, index, sampled, settings, timings, xq if name == "visual" else None)
+                       for name, v in visual_runs.items()}
+            if category_models:
+                t = time.perf_counter()  # audio, text tokens and the main model: what a lookup pays
+                feats = clip_features(sampled.frames, extract_audio(path), clip.title, clip.description,
+                                      lookup.tokens, vectors=xq)
+                cat = lookup.category.predict([feats])[0]
+                timings["category"] = round((time.perf_counter() - t) * 1000, 2)
+                category_ms.append(timings["category"])
+                if clip.category:
+                    category_truth.append(tuple(clip.category))
+                    for name, m in category_models.items():
+                        category_outputs[name].append(cat if name == "model" else m.predict([feats])[0])
             txt = lookup.text_candidates(clip.title, clip.description, timings, degraded)
             build = lambda v, t: build_result(clip.clip_id, index, lookup.threshold, timings,  # noqa: E731
-                                              settings.top_k, v, t, degraded)
+                                              settings.top_k, v, t, degraded, cat)
             for name in visual_runs:
                 results[name][clip.clip_id] = build(vis[name], None)
             if "text" in results:
@@ -74,6 +100,12 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
         "runs": {name: score_run(clips, results[name]) for name in run_names},
         "failures": failures, "notes": notes, "wall_seconds": round(time.time() - t0, 1),
     }
+    if category_models:
+        report["category"] = {
+            "clips": len(category_truth), "open_set_clips": sum(c.program_id is None and bool(c.category) for c in clips),
+            "inference_ms_per_clip": {"mean": round(float(np.mean(category_ms)), 2),
+                                      "p50": round(float(np.percentile(category_ms, 50)), 2)} if category_ms else {},
+            "models": {name: category_metrics(outs, category_truth) for name, outs in category_outputs.items()}}
     write_report(out_dir, report)
     return report
 

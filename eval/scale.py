@@ -14,16 +14,32 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
+def _around(base: np.ndarray, cosine: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit vectors at about `cosine` to each row of `base` (a random direction orthogonal to it)."""
+    noise = rng.normal(size=base.shape).astype(np.float32)
+    noise -= (noise * base).sum(1, keepdims=True) * base
+    noise = _unit(noise)
+    return _unit(cosine * base + np.sqrt(1 - cosine**2) * noise)
+
+
+# Cosines between levels, chosen to look like an index of pruned keyframes: keyframes kept from one
+# shot are alike but not near-duplicates (pruning drops those above 0.97); shots of one program share
+# its look; programs are unrelated. A query frame is an edited copy of one keyframe.
+SHOT_TO_PROGRAM = 0.75
+KEYFRAME_TO_SHOT = 0.93
+QUERY_TO_KEYFRAME = 0.90
+
+
 def clustered_keyframes(n_programs: int, per_program: int, dim: int, seed: int, shots: int = 10,
                         chunk_programs: int = 2000):
-    """Yield (ids, vectors) chunks: programs are clusters, shots are sub-clusters, keyframes vary within a shot."""
+    """Yield (ids, vectors) chunks: programs are clusters, shots sub-clusters, keyframes vary within a shot."""
     rng = np.random.default_rng(seed)
     for start in range(0, n_programs, chunk_programs):
         n = min(chunk_programs, n_programs - start)
-        centre = _unit(rng.normal(size=(n, dim)))  # n x D
-        shot = _unit(np.repeat(centre, shots, 0) + 0.6 * rng.normal(size=(n * shots, dim)) / np.sqrt(dim) * 4)
-        which = rng.integers(0, shots, (n, per_program)) + np.arange(n)[:, None] * shots  # n x per_program
-        x = _unit(shot[which.ravel()] + 0.25 * rng.normal(size=(n * per_program, dim)).astype(np.float32) / np.sqrt(dim) * 4)
+        centre = _unit(rng.normal(size=(n, dim)).astype(np.float32))  # n x D
+        shot = _around(np.repeat(centre, shots, 0), SHOT_TO_PROGRAM, rng)
+        which = np.repeat(np.arange(n * shots), -(-per_program // shots)).reshape(n, -1)[:, :per_program]
+        x = _around(shot[which.ravel()], KEYFRAME_TO_SHOT, rng)
         ids = np.arange(start * per_program, (start + n) * per_program, dtype=np.int64)
         yield ids, x
 
@@ -49,8 +65,7 @@ def vector_scale(n_programs: int = 60_000, per_program: int = 100, dim: int = 25
     build_s = time.perf_counter() - t0
     # a clip: frames_per_clip keyframes of one program, perturbed as an edit would
     programs = rng.integers(0, n_programs, clips)
-    queries = [_unit(xb[p * per_program + rng.integers(0, per_program, frames_per_clip)]
-                     + 0.15 * rng.normal(size=(frames_per_clip, dim)).astype(np.float32) / np.sqrt(dim) * 4)
+    queries = [_around(xb[p * per_program + rng.integers(0, per_program, frames_per_clip)], QUERY_TO_KEYFRAME, rng)
                for p in programs]
     exact = faiss.IndexFlatIP(dim)
     exact.add(xb)

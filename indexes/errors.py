@@ -11,3 +11,7 @@ class UnknownBackendError(IndexBackendError):
 
 class IndexCorruptError(IndexBackendError):
     """Index files are missing, unreadable or do not match the manifest."""
+
+
+class DeviceUnavailableError(IndexBackendError):
+    """A GPU index was asked for, but FAISS has no GPU support or sees no CUDA device here."""

@@ -7,12 +7,13 @@ backends built by name. Every backend passes the conformance tests in tests/inde
 from __future__ import annotations
 
 import json
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 import numpy as np
 
-from indexes.errors import IndexBackendError, IndexCorruptError, UnknownBackendError
+from indexes.errors import DeviceUnavailableError, IndexBackendError, IndexCorruptError, UnknownBackendError
 
 
 def _check(xb: np.ndarray, dim: int) -> np.ndarray:
@@ -100,8 +101,21 @@ class BruteForceIndex(VectorIndex):
         return idx
 
 
+def gpu_available() -> bool:
+    """True when the installed FAISS has GPU support (faiss-gpu) and sees a CUDA device."""
+    import faiss
+
+    return hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0
+
+
 class FaissFlatIndex(VectorIndex):
-    """Exact inner-product search (IndexFlatIP) with arbitrary int64 ids (IndexIDMap2)."""
+    """Exact inner-product search (IndexFlatIP) with arbitrary int64 ids (IndexIDMap2).
+
+    `use_gpu()` searches a GPU copy (faiss-gpu with CUDA). The CPU index stays the one that is
+    changed and written (a GPU index must be copied back to the CPU to be written); a change drops
+    the GPU copy, which is made again on the next search. One StandardGpuResources object may be
+    used by one thread at a time, so GPU searches are serialised by a lock.
+    """
 
     name = "flat"
     FILE = "vectors.faiss"
@@ -111,15 +125,52 @@ class FaissFlatIndex(VectorIndex):
 
         super().__init__(dim)
         self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.device = "cpu"
+        self._gpu = None  # (resources, gpu index, id map or None)
+        self._lock = threading.Lock()
 
     def add(self, ids, xb) -> None:
         self.index.add_with_ids(_check(xb, self.dim), np.ascontiguousarray(ids, dtype=np.int64))
+        self._gpu = None
 
     def remove(self, ids) -> int:
+        self._gpu = None
         return int(self.index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64)))
 
-    def search(self, xq, k, params=None):
-        D, I = self.index.search(_check(xq, self.dim), k, params=params)  # noqa: E741
+    def use_gpu(self, device: int = 0) -> None:
+        """Search on GPU `device` from now on; raises IndexBackendError when that cannot be done."""
+        if not gpu_available():
+            raise DeviceUnavailableError("a GPU index was asked for, but FAISS has no GPU support here "
+                                    "(install the faiss-gpu extra on a machine with CUDA)")
+        self.device = f"cuda:{device}"
+        self._gpu_copy()
+
+    def _gpu_copy(self):
+        import faiss
+
+        if self._gpu is None:
+            inner = faiss.downcast_index(self.index.index) if isinstance(self.index, faiss.IndexIDMap2) else self.index
+            id_map = faiss.vector_to_array(self.index.id_map) if inner is not self.index else None
+            res = faiss.StandardGpuResources()
+            try:
+                gpu = faiss.index_cpu_to_gpu(res, int(self.device.split(":")[1]), inner)
+            except RuntimeError as e:
+                raise IndexBackendError(f"cannot copy the index to the GPU: {str(e).splitlines()[0]}") from e
+            self._gpu = (res, gpu, id_map)
+        return self._gpu
+
+    def search(self, xq, k, params=None, nprobe: int | None = None):
+        xq = _check(xq, self.dim)
+        if self.device == "cpu":
+            D, I = self.index.search(xq, k, params=params)  # noqa: E741
+        else:
+            with self._lock:
+                _, gpu, id_map = self._gpu_copy()
+                if nprobe is not None:
+                    gpu.nprobe = int(nprobe)
+                D, I = gpu.search(xq, k)  # noqa: E741
+            if id_map is not None:
+                I = np.where(I >= 0, id_map[np.maximum(I, 0)], -1)  # noqa: E741
         D[I < 0] = -np.inf
         return D, I
 
@@ -183,7 +234,10 @@ class FaissIVFIndex(FaissFlatIndex):
     def search(self, xq, k, nprobe: int | None = None):
         import faiss
 
-        return super().search(xq, k, params=faiss.SearchParametersIVF(nprobe=int(nprobe or self.nprobe)))
+        n = int(nprobe or self.nprobe)
+        if self.device != "cpu":
+            return super().search(xq, k, nprobe=n)
+        return super().search(xq, k, params=faiss.SearchParametersIVF(nprobe=n))
 
     @classmethod
     def load(cls, directory: Path, dim: int, **params) -> "FaissIVFIndex":

@@ -8,8 +8,10 @@ from assoc.encoders.timm_encoder import TimmFrameEncoder
 from assoc.errors import InputError
 
 ENCODER_KINDS = {"timm": TimmFrameEncoder, "color_histogram": ColorHistogramEncoder}
-# timm architectures we support; test_efficientnet is timm's tiny test model, for tests
+# timm architectures we support; tinynet_* are EfficientNets scaled down (TinyNet), cheap enough to
+# train on a CPU; test_efficientnet is timm's tiny test model, for tests
 TIMM_ARCHS = ("efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_lite0",
+              "tinynet_a", "tinynet_b", "tinynet_c", "tinynet_d", "tinynet_e",
               "mobilenetv3_large_100", "test_efficientnet")
 
 

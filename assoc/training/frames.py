@@ -19,6 +19,7 @@ class FrameSet:
     episode: np.ndarray  # N, episode index (for temporal positives and queue de-duplication)
     t: np.ndarray  # N, seconds
     neighbour: np.ndarray  # N, index of a nearby frame of the same shot, or -1
+    shot: np.ndarray  # N, a shot id (frames linked to their next one share it)
     failures: list[str]
 
     def __len__(self) -> int:
@@ -50,4 +51,5 @@ def load_frames(catalog: Catalog, fps: float = 1.0, size: tuple[int, int] = (192
         diff = np.abs(arr[1:].astype(np.int16) - arr[:-1].astype(np.int16)).mean(axis=(1, 2, 3))
         linked = np.flatnonzero(same_ep & (diff < shot_threshold))
         neighbour[linked] = linked + 1
-    return FrameSet(arr, ep_arr, np.array(times, np.float32), neighbour, failures)
+    shot = np.cumsum(np.r_[0, neighbour[:-1] < 0]) if len(arr) else np.zeros(0, np.int64)
+    return FrameSet(arr, ep_arr, np.array(times, np.float32), neighbour, shot.astype(np.int64), failures)

@@ -2,8 +2,9 @@
 
 - query encoder: timm backbone + MLP head; key encoder: its momentum copy (no gradients);
 - a queue of keys as negatives, no larger than half the training frames, so a frame is not among
-  its own negatives; queue entries remember their episode and time, and negatives within
-  `dedup_seconds` of the query in the same episode (near-duplicates of it) are masked out;
+  its own negatives; queue entries remember their episode, time and shot, and negatives from the
+  query's own shot, or within `dedup_seconds` of it in the same episode (near-duplicates of it:
+  a static shot repeats one picture for seconds), are masked out;
 - InfoNCE with temperature 0.2;
 - batch-norm leakage without multi-GPU shuffle-BN: split-BN by forward passes over sub-batches
   (each normalised on its own), with the keys shuffled before splitting, so no key sub-batch has
@@ -79,6 +80,7 @@ class MoCo(nn.Module):
         self.register_buffer("queue", F.normalize(torch.randn(dim, queue_size), dim=0))  # C x K
         self.register_buffer("queue_episode", torch.full((queue_size,), -1, dtype=torch.long))  # K
         self.register_buffer("queue_t", torch.zeros(queue_size))  # K
+        self.register_buffer("queue_shot", torch.full((queue_size,), -1, dtype=torch.long))  # K
         self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
 
     @torch.no_grad()
@@ -87,16 +89,19 @@ class MoCo(nn.Module):
             pk.mul_(self.m).add_(pq.detach(), alpha=1 - self.m)
 
     @torch.no_grad()
-    def _enqueue(self, k: torch.Tensor, episode: torch.Tensor, t: torch.Tensor) -> None:
+    def _enqueue(self, k: torch.Tensor, episode: torch.Tensor, t: torch.Tensor, shot: torch.Tensor) -> None:
         n, size = len(k), self.queue.shape[1]
         ptr = int(self.queue_ptr)
         idx = (torch.arange(n, device=k.device) + ptr) % size
         self.queue[:, idx] = k.T
         self.queue_episode[idx] = episode
         self.queue_t[idx] = t
+        self.queue_shot[idx] = shot
         self.queue_ptr[0] = (ptr + n) % size
 
-    def forward(self, im_q: torch.Tensor, im_k: torch.Tensor, episode: torch.Tensor, t: torch.Tensor):
+    def forward(self, im_q: torch.Tensor, im_k: torch.Tensor, episode: torch.Tensor, t: torch.Tensor,
+                shot: torch.Tensor | None = None):
+        """`shot`: a shot id per frame (-1: unknown); by default every frame is its own shot."""
         q = split_forward(self.encoder_q, im_q, self.splits)  # N x C
         with torch.no_grad():
             self._momentum_update()
@@ -106,10 +111,14 @@ class MoCo(nn.Module):
         l_neg = q @ self.queue.clone().detach()  # N x K
         near = (self.queue_episode[None, :] == episode[:, None]) & \
                ((self.queue_t[None, :] - t[:, None]).abs() < self.dedup)  # N x K: not negatives
+        if shot is not None:
+            near |= (self.queue_shot[None, :] == shot[:, None]) & (shot[:, None] >= 0)
+        else:
+            shot = torch.full_like(episode, -1)
         l_neg = l_neg.masked_fill(near, float("-inf"))
         logits = torch.cat([l_pos, l_neg], dim=1) / self.T  # N x (1 + K)
         labels = torch.zeros(len(q), dtype=torch.long, device=q.device)
         loss = F.cross_entropy(logits, labels)
         acc = (logits.argmax(1) == 0).float().mean()
-        self._enqueue(k, episode, t)
+        self._enqueue(k, episode, t, shot)
         return loss, acc

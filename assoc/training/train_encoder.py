@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from assoc.catalog import Catalog
+from assoc.encoders.registry import TIMM_ARCHS
 from assoc.encoders.timm_encoder import TimmFrameEncoder
 from assoc.errors import InputError
 from assoc.training.attention import attend
@@ -67,6 +68,8 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
                   progress: Callable[..., None] | None = None, frames: FrameSet | None = None) -> TrainReport:
     """Train, checkpoint every epoch (resuming a matching checkpoint), and save the encoder to `out`."""
     settings = settings or MocoSettings()
+    if settings.arch not in TIMM_ARCHS:
+        raise InputError(f"unknown architecture '{settings.arch}'; known: {', '.join(TIMM_ARCHS)}")
     device = _device(device)
     t0 = time.time()
     report = TrainReport(device=device)
@@ -115,7 +118,7 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
                 g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / max(1, total)))
             with amp:
                 loss, acc = model(im_q.to(device), im_k.to(device), torch.from_numpy(frames.episode[idx]).to(device),
-                                  torch.from_numpy(frames.t[idx]).to(device))
+                                  torch.from_numpy(frames.t[idx]).to(device), torch.from_numpy(frames.shot[idx]).to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -59,6 +59,21 @@ def test_moco_step_masks_near_duplicates_and_fills_the_queue():
     assert torch.isfinite(loss) and 0 <= float(acc) <= 1
     assert int(model.queue_ptr) == 8 and (model.queue_episode[:8] == 0).all()
     loss.backward()
+    # a key of the query's own shot is not a negative, however far apart in time
+    far = torch.arange(8).float() * 100
+    model.queue.zero_()
+    own = model.encoder_q.eval()(x[:1]).detach()[0]
+    model.encoder_q.train()
+    model.queue[:, 0] = own  # the query's own picture, in the queue
+    model.queue_episode[:], model.queue_t[:], model.queue_shot[:] = 0, 1000.0, 7
+    same_shot = torch.full((8,), 7, dtype=torch.long)
+    model.queue_ptr.zero_()
+    l_masked, _ = model(x, x, episode, far, same_shot)
+    model.queue[:, 0] = own
+    model.queue_episode[:], model.queue_t[:], model.queue_shot[:] = 0, 1000.0, 7
+    model.queue_ptr.zero_()
+    l_open, _ = model(x, x, episode, far, same_shot + 1)
+    assert float(l_masked) < float(l_open)
     assert all(p.grad is None for p in model.encoder_k.parameters())
     assert split_forward(model.encoder_q, x, 4).shape == (8, 8)
 

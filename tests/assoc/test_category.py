@@ -1,0 +1,173 @@
+"""The category model: layers, hierarchy, metrics, audio features, and training through lookup and eval."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from assoc.catalog import load_catalog, load_queries
+from assoc.category.features import N_MELS, ClipFeatures, audio_rows, log_mel
+from assoc.category.layers import ContextGating, MixtureOfExperts, NeXtVLAD
+from assoc.category.metrics import category_metrics, gap_at_k, hierarchical_prf
+from assoc.category.model import CategoryModel, CategorySettings, Hierarchy, load_category_model
+from assoc.category.pipeline import train_category_models
+from assoc.category.train import TrainSettings
+from assoc.encoders import load_encoder
+from assoc.errors import InputError, ModelError
+from assoc.index_build import BuildSettings, build_index
+from assoc.index_reader import open_index
+from assoc.lookup import Lookup, LookupSettings
+from assoc.media import AudioTrack
+from eval.runner import evaluate
+
+LEAVES = [("A", "a1", "x"), ("A", "a1", "y"), ("A", "a2", "z"), ("B", "b1", "w")]
+
+
+def test_nextvlad_ignores_padding_and_keeps_shapes():
+    torch.manual_seed(0)
+    vlad = NeXtVLAD(feature_dim=16, clusters=4, groups=4, expansion=2, out_dim=8).eval()
+    x = torch.randn(3, 5, 16)
+    mask = torch.ones(3, 5)
+    padded = torch.cat([x, torch.randn(3, 4, 16)], dim=1)  # junk rows, masked out
+    pmask = torch.cat([mask, torch.zeros(3, 4)], dim=1)
+    a, b = vlad(x, mask), vlad(padded, pmask)
+    assert a.shape == (3, 8) and torch.allclose(a, b, atol=1e-5)
+    assert not torch.allclose(vlad(x[:, :2], mask[:, :2]), a)  # fewer real rows: another pooling
+    with pytest.raises(ValueError, match="groups"):
+        NeXtVLAD(feature_dim=10, groups=3)
+    gate = ContextGating(8).eval()
+    y = gate(a)
+    assert y.shape == a.shape and torch.all(y.abs() <= a.abs() + 1e-6)  # a gate only scales down
+    assert MixtureOfExperts(8, 5, experts=3)(a).shape == (3, 5)
+
+
+def test_hierarchy_marginals_never_let_a_child_exceed_its_parent():
+    h = Hierarchy(LEAVES)
+    rng = np.random.default_rng(0)
+    leaf = rng.dirichlet(np.ones(4), size=10)
+    l1, l2, l3 = h.marginals(leaf)
+    assert np.allclose(l1.sum(1), 1) and np.allclose(l2.sum(1), 1)
+    for i, p in enumerate(LEAVES):
+        a, b, c = h.labels(p)
+        assert np.all(l3[:, c] <= l2[:, b] + 1e-9) and np.all(l2[:, b] <= l1[:, a] + 1e-9)
+    path = h.path_prediction([np.array([0.6, 0.4]), np.array([0.2, 0.4, 0.4]), np.array([0.1, 0.1, 0.4, 0.4])])
+    assert [n for n, _ in path] == ["A", "a2", "z"]  # top-down: a2 (0.4) under A, its only leaf z
+    logp = torch.log(torch.tensor(leaf, dtype=torch.float32))
+    t1, t2, _ = h.torch_marginals(logp)
+    assert torch.allclose(t1.exp(), torch.tensor(l1, dtype=torch.float32), atol=1e-5)
+    assert torch.allclose(t2.exp(), torch.tensor(l2, dtype=torch.float32), atol=1e-5)
+
+
+def test_gap_and_hierarchical_prf_by_hand():
+    scores = np.array([[0.9, 0.1, 0.0], [0.8, 0.7, 0.0]])
+    truth = np.array([[1, 0, 0], [0, 1, 0]])
+    # pooled top-2: 0.9 (hit), 0.8 (miss), 0.7 (hit), 0.1 (miss): AP = (1/1 + 2/3) / 2
+    assert gap_at_k(scores, truth, k=2) == pytest.approx((1 + 2 / 3) / 2)
+    assert gap_at_k(scores, truth, k=1) == pytest.approx(1 / 2)  # the second true label is never retrieved
+    hp, hr, hf = hierarchical_prf([["A", "a1", "x"], ["A"]], [("A", "a1", "y"), ("A", "a2", "z")])
+    # |P & T| = 2 + 1; |P| = 3 + 1; |T| = 3 + 3
+    assert (hp, hr) == (pytest.approx(3 / 4), pytest.approx(3 / 6)) and hf == pytest.approx(2 * 0.75 * 0.5 / 1.25)
+
+
+def test_log_mel_of_a_tone_peaks_in_its_band_and_silence_is_absent():
+    sr = 16000
+    t = np.arange(sr * 2) / sr
+    low, high = (log_mel(np.sin(2 * np.pi * f * t).astype(np.float32), sr) for f in (300, 3000))
+    assert low.shape == (4, N_MELS)  # 2 s at one row per half second
+    assert np.argmax(low.mean(0)) < np.argmax(high.mean(0))
+    assert audio_rows(AudioTrack("x", np.zeros(0, np.float32), sr, "no audio")).shape == (0, N_MELS)
+    assert audio_rows(AudioTrack("x", np.zeros(sr, np.float32), sr, "silent")).shape == (0, N_MELS)
+
+
+def test_metrics_on_model_outputs_and_missing_modalities():
+    torch.manual_seed(0)
+    model = CategoryModel(CategorySettings(hidden=8, clusters=2, groups=2), {"frames": 4, "audio": N_MELS, "text": 6},
+                          LEAVES)
+    feats = [ClipFeatures(np.ones((3, 4), np.float32), np.zeros((0, N_MELS), np.float32), np.zeros((0, 6), np.float32)),
+             ClipFeatures(np.zeros((0, 4), np.float32), np.zeros((0, N_MELS), np.float32), np.ones((2, 6), np.float32))]
+    outs = model.predict(feats)  # one clip without audio or text, one with text only: both get a prediction
+    for o in outs:
+        levels = [p for _, p in o.prediction().levels]
+        assert len(levels) == 3 and levels[0] >= levels[1] >= levels[2] > 0
+    m = category_metrics(outs, [LEAVES[0], LEAVES[3]])
+    assert m["n"] == 2 and all(0 <= x <= 1 for x in m["hit@1"]) and 0 <= m["gap@20"] <= 1
+
+
+@pytest.fixture(scope="module")
+def category_dir(tiny_universe, tiny_index, taxonomy, tmp_path_factory):
+    out = tmp_path_factory.mktemp("category") / "model"
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    report = train_category_models(catalog, taxonomy, tiny_index / "encoder", out,
+                                   train_queries=tiny_universe / "clips" / "train.jsonl",
+                                   val_queries=tiny_universe / "clips" / "val.jsonl",
+                                   settings=CategorySettings(hidden=32, clusters=4, groups=4),
+                                   train_settings=TrainSettings(epochs=2, batch_size=16))
+    assert report.segments == 4 * 8 and report.train_clips == 4 and report.val_clips == 4
+    assert set(report.models) == {"model", "frames", "frames+audio", "meanpool_lr"}
+    return out
+
+
+def test_saved_model_loads_without_flags_and_refuses_damage(category_dir, tmp_path):
+    model = load_category_model(category_dir)
+    assert model.settings.pooling == "nextvlad" and len(model.hierarchy.leaves) == 112
+    assert load_category_model(category_dir / "ablations" / "meanpool_lr").settings.pooling == "mean"
+    assert json.loads((category_dir / "config.json").read_text())["checksum"] == model.checksum
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(category_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ModelError, match="model.safetensors"):
+        load_category_model(broken)
+
+
+def test_index_with_category_fills_lookups_and_eval(category_dir, tiny_universe, tiny_index, taxonomy, tmp_path):
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    encoder = load_encoder(tiny_index / "encoder")
+    settings = BuildSettings(keyframe_fps=2.0, short_side=72, semantic=False, category_model=str(category_dir),
+                             histogram_baseline=False)
+    build_index(catalog, tmp_path / "idx", encoder, settings)
+    index = open_index(tmp_path / "idx")
+    assert "category" in index.signals and index.manifest["category"]["ablations"] == ["frames", "frames+audio",
+                                                                                       "meanpool_lr"]
+    clips, _ = load_queries(tiny_universe / "clips" / "test.jsonl")
+    lookup = Lookup(index, LookupSettings(short_side=72))
+    results, failures = lookup.lookup_clips(tiny_universe / "clips" / "test.jsonl", clips)
+    assert not failures
+    for r in results:
+        names = [n for n, _ in r.category.levels]
+        assert len(names) == 3 and tuple(names) in set(taxonomy.leaf_paths())
+        assert r.timings_ms["category"] > 0
+        for c in r.candidates:
+            assert c.evidence.category is not None and len(c.evidence.category.prior) == 3
+    only = Lookup(index, LookupSettings(short_side=72), signals=["category"]).lookup_clips(
+        tiny_universe / "clips" / "test.jsonl", clips[:1])[0][0]
+    assert only.candidates == [] and len(only.category.levels) == 3  # cold start: a category, no program
+    report = evaluate(tmp_path / "idx", tiny_universe / "clips" / "test.jsonl", tmp_path / "rep",
+                      LookupSettings(short_side=72, top_k=10))
+    cat = report["category"]
+    assert cat["clips"] == len(clips) and cat["open_set_clips"] > 0
+    assert set(cat["models"]) == {"model", "frames", "frames+audio", "meanpool_lr"}
+    assert "## Category" in (tmp_path / "rep" / "report.md").read_text()
+    other = load_encoder(tiny_index / "baselines" / "color_histogram" / "encoder")
+    with pytest.raises(InputError, match="trained on frames of encoder"):
+        build_index(catalog, tmp_path / "idx2", other, settings)
+
+
+def test_cli_puts_a_category_model_into_an_existing_index(category_dir, tiny_index, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    shutil.copytree(tiny_index, tmp_path / "idx")
+    vectors_before = (tmp_path / "idx" / "visual" / "keyframes.npz").read_bytes()
+    result = CliRunner().invoke(app, ["index", "category", "--index", str(tmp_path / "idx"), "--model", str(category_dir)])
+    assert result.exit_code == 0, result.output
+    index = open_index(tmp_path / "idx")  # verifies every file against the new manifest
+    assert "category" in index.signals and index.category_model().checksum == load_category_model(category_dir).checksum
+    assert (tmp_path / "idx" / "visual" / "keyframes.npz").read_bytes() == vectors_before
+    bad = CliRunner().invoke(app, ["index", "category", "--index", str(tmp_path / "idx"), "--model", str(tmp_path)])
+    assert bad.exit_code == 2 and "not a category model directory" in bad.output
