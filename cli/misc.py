@@ -73,11 +73,13 @@ def bench_vectors(
     codec: str = typer.Option("SQ8", help="IVF codes: SQ8, PQ32, Flat..."),
     nprobe: str = typer.Option("8,16,32,64", help="comma list of nprobe values to measure"),
     clips: int = typer.Option(50, help="32-frame clip queries"),
+    hnsw: bool = typer.Option(False, help="an HNSW coarse quantizer (fast list assignment with many lists)"),
+    train_size: int = typer.Option(200_000, help="keyframes the IVF quantizer is trained on"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Keyframe index at scale: build time, memory, clip query latency and recall@10 against exact search."""
     from eval.scale import vector_scale
 
     result = vector_scale(programs, keyframes, dim, nlist, codec, tuple(int(x) for x in nprobe.split(",")), clips,
-                          seed=seed)
+                          train_size=train_size, seed=seed, hnsw=hnsw)
     typer.echo(json.dumps(result, indent=2))

@@ -48,7 +48,10 @@ def load_frames(catalog: Catalog, fps: float = 1.0, size: tuple[int, int] = (192
     neighbour = np.full(len(arr), -1, np.int64)
     if len(arr) > 1:
         same_ep = ep_arr[1:] == ep_arr[:-1]
-        diff = np.abs(arr[1:].astype(np.int16) - arr[:-1].astype(np.int16)).mean(axis=(1, 2, 3))
+        diff = np.empty(len(arr) - 1, np.float32)
+        for a in range(0, len(arr) - 1, 1024):  # in chunks: int16 copies of every frame would need 4x the memory
+            b = min(len(arr) - 1, a + 1024)
+            diff[a:b] = np.abs(arr[a + 1 : b + 1].astype(np.int16) - arr[a:b].astype(np.int16)).mean(axis=(1, 2, 3))
         linked = np.flatnonzero(same_ep & (diff < shot_threshold))
         neighbour[linked] = linked + 1
     shot = np.cumsum(np.r_[0, neighbour[:-1] < 0]) if len(arr) else np.zeros(0, np.int64)

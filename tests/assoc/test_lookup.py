@@ -100,13 +100,19 @@ def test_trained_encoder_index_carries_untrained_baseline(tiny_universe, taxonom
     catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
     catalog.programs = catalog.programs[:4]
     trained = create_encoder("test_efficientnet", dim=16, image_size=48, seed=5, trained=True)
-    build_index(catalog, tmp_path / "idx", trained, BuildSettings(short_side=72))
+    ablation = create_encoder("test_efficientnet", dim=8, image_size=48, seed=6, trained=True)
+    ablation.save(tmp_path / "ablation")
+    build_index(catalog, tmp_path / "idx", trained,
+                BuildSettings(short_side=72, compare_encoders={"moco_standard": str(tmp_path / "ablation")}))
     index = open_index(tmp_path / "idx")
-    assert set(index.baselines) == {"color_histogram", "untrained_encoder"}
+    assert set(index.baselines) == {"color_histogram", "untrained_encoder", "moco_standard"}
+    assert index.baselines["moco_standard"].encoder.checksum == ablation.checksum
+    assert index.baselines["moco_standard"].vectors.ntotal == index.visual.vectors.ntotal  # the same keyframes
     untrained = index.baselines["untrained_encoder"].encoder
     assert untrained.checksum != index.visual.encoder.checksum and untrained.calibrated and not untrained.trained
     report = evaluate(tmp_path / "idx", tiny_universe / "clips" / "test.jsonl", tmp_path / "report")
-    assert set(report["runs"]) == {"visual", "color_histogram", "untrained_encoder", "text", "fused"}
+    assert set(report["runs"]) == {"visual", "color_histogram", "untrained_encoder", "moco_standard", "text", "fused"}
+    assert report["runs"]["moco_standard"]["by_edit"].keys() == report["runs"]["visual"]["by_edit"].keys()
     assert not report["notes"]
 
 
