@@ -48,6 +48,8 @@ def lookup(
             typer.echo(result.model_dump_json(indent=2))
             return
         typer.echo(f"match: {result.match or 'no match'} (confidence {result.confidence:.3f})")
+        if result.category.levels:
+            typer.echo("category: " + " > ".join(f"{name} ({p:.2f})" for name, p in result.category.levels))
         for i, c in enumerate(result.candidates, 1):
             where = f"{c.episode_id} {c.start:.1f}-{c.end:.1f}s" if c.episode_id is not None else ""
             typer.echo(f"{i:>3}. {c.program_id} {c.title}  score {c.score:.3f}  {where}")
