@@ -155,7 +155,7 @@ def test_index_with_category_fills_lookups_and_eval(category_dir, tiny_universe,
         build_index(catalog, tmp_path / "idx2", other, settings)
 
 
-def test_cli_puts_a_category_model_into_an_existing_index(category_dir, tiny_index, tmp_path):
+def test_cli_puts_a_category_model_into_an_existing_index(category_dir, tiny_index, tiny_universe, tmp_path):
     import shutil
 
     from typer.testing import CliRunner
@@ -169,5 +169,8 @@ def test_cli_puts_a_category_model_into_an_existing_index(category_dir, tiny_ind
     index = open_index(tmp_path / "idx")  # verifies every file against the new manifest
     assert "category" in index.signals and index.category_model().checksum == load_category_model(category_dir).checksum
     assert (tmp_path / "idx" / "visual" / "keyframes.npz").read_bytes() == vectors_before
+    clip = sorted((tiny_universe / "clips" / "test").glob("*.mp4"))[0]
+    shown = CliRunner().invoke(app, ["lookup", "--index", str(tmp_path / "idx"), str(clip)])
+    assert shown.exit_code == 0 and "category: " in shown.output and shown.output.count(" > ") == 2
     bad = CliRunner().invoke(app, ["index", "category", "--index", str(tmp_path / "idx"), "--model", str(tmp_path)])
     assert bad.exit_code == 2 and "not a category model directory" in bad.output
