@@ -117,13 +117,19 @@ def vote(D: np.ndarray, I: np.ndarray, table: KeyframeTable, query_times: np.nda
     return out[:top_k]
 
 
-def _group_max(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The unique keys and the largest value of each."""
+def _best_per_key(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Indices of each key's largest value, in key order."""
     order = np.lexsort((-values, keys))
-    k, v = keys[order], values[order]
+    k = keys[order]
     first = np.ones(len(k), bool)
     first[1:] = k[1:] != k[:-1]
-    return k[first], v[first]
+    return order[first]
+
+
+def _group_max(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The unique keys and the largest value of each."""
+    best = _best_per_key(keys, values)
+    return keys[best], values[best]
 
 
 def _align(frame, ids, sims, q, table: KeyframeTable, ends, settings: AlignSettings):
@@ -183,8 +189,7 @@ def _best_line(frame, ids, sims, q, table: KeyframeTable, ends, settings: AlignS
     in_line = keys[lines == chosen] % n_f
     # the offset: the middle of what every inlier match allows, else the middle of the bin
     sel = np.flatnonzero((ep == e) & (b_lo[si] <= b + shift) & (b_hi[si] >= b + shift))
-    sel = sel[np.lexsort((-sims[sel], frame[sel]))]  # each frame's most similar match on the line
-    sel = sel[np.r_[True, frame[sel][1:] != frame[sel][:-1]]]
+    sel = sel[_best_per_key(frame[sel], sims[sel])]  # each frame's most similar match on the line
     lo_m, hi_m = t0[sel] - s * qf[sel] - tol, t1[sel] - s * qf[sel] + tol
     a, z = lo_m.max(), hi_m.min()
     offset = float((a + z) / 2) if a <= z else (b + shift + 0.5) * tol
