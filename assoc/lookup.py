@@ -180,15 +180,18 @@ class Lookup:
         timings["embed"] = round((time.perf_counter() - t0) * 1000, 2)
         return xq
 
-    def category_output(self, model, sampled: SampledFrames | None, xq: np.ndarray | None, audio: AudioTrack | None,
-                        title: str, description: str, timings: dict):
-        """The clip's category distribution from its frame vectors, audio and text."""
+    def category_features(self, xq: np.ndarray | None, audio: AudioTrack | None, title: str, description: str):
+        """The category model's inputs: the clip's frame vectors (none without video), audio and text."""
         from assoc.category.data import clip_features
 
-        t0 = time.perf_counter()
         vectors = xq if xq is not None else np.zeros((0, self.index.visual.encoder.dim), np.float32)
-        feats = clip_features(np.zeros(0), audio, title, description, self.tokens, vectors=vectors)
-        out = model.predict([feats])[0]
+        return clip_features(np.zeros(0), audio, title, description, self.tokens, vectors=vectors)
+
+    def category_output(self, model, xq: np.ndarray | None, audio: AudioTrack | None, title: str, description: str,
+                        timings: dict):
+        """The clip's category distribution from its frame vectors, audio and text."""
+        t0 = time.perf_counter()
+        out = model.predict([self.category_features(xq, audio, title, description)])[0]
         timings["category"] = round((time.perf_counter() - t0) * 1000, 2)
         return out
 
@@ -204,7 +207,7 @@ class Lookup:
         if "visual" in signals and sampled is not None:
             visual = visual_candidates(vindex or self.index.visual, self.index, sampled, self.settings, timings, xq)
         if "category" in signals and self.category is not None:
-            category = self.category_output(self.category, sampled, xq, audio, title, description, timings)
+            category = self.category_output(self.category, xq, audio, title, description, timings)
         text = self.text_candidates(title, description, timings, degraded) if "text" in signals else None
         return build_result(clip_id, self.index, self.threshold, timings, self.settings.top_k, visual, text, degraded,
                             category)

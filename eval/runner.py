@@ -9,7 +9,6 @@ from typing import Callable
 import numpy as np
 
 from assoc.catalog import clip_video_path, load_queries
-from assoc.category.data import clip_features
 from assoc.category.metrics import category_metrics
 from assoc.errors import MediaError
 from assoc.index_reader import open_index
@@ -66,8 +65,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                        for name, v in visual_runs.items()}
             if category_models:
                 t = time.perf_counter()  # audio, text tokens and the main model: what a lookup pays
-                feats = clip_features(sampled.frames, extract_audio(path), clip.title, clip.description,
-                                      lookup.tokens, vectors=xq)
+                feats = lookup.category_features(xq, extract_audio(path), clip.title, clip.description)
                 cat = lookup.category.predict([feats])[0]
                 timings["category"] = round((time.perf_counter() - t) * 1000, 2)
                 category_ms.append(timings["category"])
