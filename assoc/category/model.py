@@ -3,7 +3,7 @@
 One softmax over the taxonomy's leaves; a level-2 or level-1 probability is the sum of its
 leaves', so a child's probability never exceeds its parent's. A missing modality (no audio, an
 empty title) is replaced by a learned vector; training drops modalities at random so that works.
-Saved as a self-describing directory: config.json (settings, taxonomy leaves, input statistics,
+Saved as a self-describing directory: config.json (settings, taxonomy leaves, input sizes,
 training report, checksum) + model.safetensors.
 """
 
@@ -140,8 +140,7 @@ class Hierarchy:
         return [(path[0], float(levels[0][l1])), (path[1], float(levels[1][l2])), (path[2], float(levels[2][l3]))]
 
 
-def batch_inputs(feats: list[ClipFeatures], modalities, dims: dict[str, int], stats: dict | None = None,
-                 drop: np.ndarray | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def batch_inputs(feats: list[ClipFeatures], modalities, dims: dict[str, int], drop: np.ndarray | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Pad each modality's rows into N x M x F with a mask; `drop` (N x modalities bool) hides some."""
     out = {}
     for j, m in enumerate(modalities):
@@ -153,9 +152,6 @@ def batch_inputs(feats: list[ClipFeatures], modalities, dims: dict[str, int], st
             if len(r) and not (drop is not None and drop[i, j]):
                 x[i, : len(r)] = r
                 mask[i, : len(r)] = 1
-        if stats and m in stats:
-            x = (x - np.asarray(stats[m]["mean"], np.float32)) / np.asarray(stats[m]["std"], np.float32)
-            x *= mask[..., None]
         out[m] = (torch.from_numpy(x), torch.from_numpy(mask))
     return out
 
@@ -163,9 +159,9 @@ def batch_inputs(feats: list[ClipFeatures], modalities, dims: dict[str, int], st
 class CategoryModel:
     """A trained category model with its taxonomy: leaf probabilities, level marginals, priors."""
 
-    def __init__(self, settings: CategorySettings, dims: dict[str, int], leaves: list, stats: dict | None = None,
+    def __init__(self, settings: CategorySettings, dims: dict[str, int], leaves: list,
                  net: CategoryNet | None = None, info: dict | None = None):
-        self.settings, self.dims, self.stats = settings, dims, stats or {}
+        self.settings, self.dims = settings, dims
         self.hierarchy = Hierarchy(leaves)
         self.net = net or CategoryNet(dims, len(self.hierarchy.leaves), settings)
         self.info = info or {}
@@ -177,7 +173,7 @@ class CategoryModel:
         out = []
         for i in range(0, len(feats), batch_size):
             chunk = feats[i : i + batch_size]
-            inputs = batch_inputs(chunk, self.settings.modalities, self.dims, self.stats)
+            inputs = batch_inputs(chunk, self.settings.modalities, self.dims)
             out.append(torch.softmax(self.net(inputs), dim=1).numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.hierarchy.leaves)), np.float32)
 
@@ -189,7 +185,7 @@ class CategoryModel:
     # saving and loading -------------------------------------------------------------------------
     def config(self) -> dict:
         return {"kind": "category", "format_version": 1, "settings": self.settings.as_dict(), "dims": self.dims,
-                "leaves": [list(p) for p in self.hierarchy.leaves], "stats": self.stats, "info": self.info}
+                "leaves": [list(p) for p in self.hierarchy.leaves], "info": self.info}
 
     @property
     def checksum(self) -> str:
@@ -227,7 +223,7 @@ def load_category_model(directory: str | Path) -> CategoryModel:
         raise ModelError(f"{directory}: {WEIGHTS} is missing or does not match its checksum")
     s = config["settings"]
     settings = CategorySettings(**dict(s, modalities=tuple(s["modalities"])))
-    model = CategoryModel(settings, config["dims"], config["leaves"], config["stats"], info=config.get("info"))
+    model = CategoryModel(settings, config["dims"], config["leaves"], info=config.get("info"))
     try:
         model.net.load_state_dict(load_file(str(weights)))
     except RuntimeError as e:
