@@ -22,6 +22,7 @@ from indexes.vector import create_vector_index, save_vector_index
 
 ENCODER_DIR = "encoder"
 CATEGORY_DIR = "category"
+RERANKER_DIR = "reranker"
 VISUAL_DIR = "visual"
 BASELINES_DIR = "baselines"
 PROGRAMS_FILE = "programs.jsonl"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assoc.encoders import FrameEncoderBase, load_encoder
 from assoc.errors import IndexMismatchError, InputError
-from assoc.index_build import BASELINES_DIR, CATEGORY_DIR, ENCODER_DIR, PROGRAMS_FILE, VISUAL_DIR
+from assoc.index_build import BASELINES_DIR, CATEGORY_DIR, ENCODER_DIR, PROGRAMS_FILE, RERANKER_DIR, VISUAL_DIR
 from assoc.jsonl import read_jsonl_strict
 from assoc.schema import Program
 from indexes.errors import IndexBackendError
@@ -36,6 +36,7 @@ class OpenIndex:
     es: dict | None = None  # Elasticsearch connection settings, when the text index lives there
     _text: object = None
     _category: object = None
+    _reranker: object = None
     _ends: object = None
 
     @property
@@ -71,6 +72,23 @@ class OpenIndex:
             if self._category.checksum != self.manifest["category"]["checksum"]:
                 raise IndexMismatchError(f"{self.path}: the category model does not match the manifest's checksum")
         return self._category
+
+    def reranker(self):
+        """The learned re-ranker, loaded on first use (None when the index has none)."""
+        if self._reranker is None and "reranker" in self.manifest:
+            from assoc.rerank.model import load_reranker
+
+            self._reranker = load_reranker(self.path / RERANKER_DIR)
+            if self._reranker.checksum != self.manifest["reranker"]["checksum"]:
+                raise IndexMismatchError(f"{self.path}: the re-ranker does not match the manifest's checksum")
+        return self._reranker
+
+    def reranker_ablations(self) -> dict:
+        """Ablation re-rankers stored with the re-ranker (name -> model), for `assoc eval`."""
+        from assoc.rerank.model import load_reranker
+
+        names = self.manifest.get("reranker", {}).get("ablations", [])
+        return {n: load_reranker(self.path / RERANKER_DIR / "ablations" / n) for n in names}
 
     def category_ablations(self) -> dict:
         """Ablation models stored with the category model (name -> model), for `assoc eval`."""

@@ -175,7 +175,7 @@ def set_category_model(index_path: str | Path, model_dir: str | Path) -> dict:
     """Put a (re)trained category model into an index without touching its vectors or text.
 
     The model must have been trained on the index encoder's frame vectors."""
-    from assoc.index_build import CATEGORY_DIR, add_category_model
+    from assoc.index_build import CATEGORY_DIR, RERANKER_DIR, add_category_model
 
     index_path = Path(index_path)
     manifest = read_manifest(index_path)
@@ -187,7 +187,43 @@ def set_category_model(index_path: str | Path, model_dir: str | Path) -> dict:
         section = add_category_model(tmp, model_dir, load_encoder(tmp / ENCODER_DIR))
         body = {k: v for k, v in manifest.items() if k not in ("format_version", "created", "files")}
         body["category"] = section
+        if "reranker" in body:  # its category-prior features came from the old model
+            shutil.rmtree(tmp / RERANKER_DIR, ignore_errors=True)
+            section["dropped_reranker"] = body.pop("reranker")["checksum"]
         body["signals"] = [s for s in manifest["signals"] if s != "category"] + ["category"]
         body["settings"] = dict(manifest.get("settings", {}), category_model=str(model_dir))
         write_manifest(tmp, body)
     return section
+
+
+def set_reranker(index_path: str | Path, model_dir: str | Path) -> dict:
+    """Put a re-ranker trained on this index's signals into it (refused if trained on another encoder or
+    category model, whose scores and priors it learned)."""
+    from assoc.index_build import RERANKER_DIR
+    from assoc.rerank.model import load_reranker
+    from assoc.rerank.train import ABLATIONS_DIR, index_identity
+
+    index_path, model_dir = Path(index_path), Path(model_dir)
+    manifest = read_manifest(index_path)
+    model = load_reranker(model_dir)
+    trained_on = model.info.get("index", {})
+    here = index_identity(manifest)
+    for what in ("encoder", "category"):
+        if trained_on.get(what) != here[what]:
+            raise InputError(f"{model_dir}: the re-ranker was trained with {what} {trained_on.get(what)}, but index "
+                             f"{index_path} has {what} {here[what]}; train it on this index")
+    missing = [n for n in model.settings.aux_visual if n not in manifest.get("baselines", [])]
+    if missing:
+        raise InputError(f"{model_dir}: the re-ranker reads visual baseline(s) {', '.join(missing)}, which index "
+                         f"{index_path} does not have")
+    ablations = sorted(p.name for p in (model_dir / ABLATIONS_DIR).iterdir()) if (model_dir / ABLATIONS_DIR).is_dir() else []
+    with atomic_directory(index_path) as tmp:
+        _copy_into(index_path, tmp)
+        shutil.rmtree(tmp / RERANKER_DIR, ignore_errors=True)
+        shutil.copytree(model_dir, tmp / RERANKER_DIR)
+        body = {k: v for k, v in manifest.items() if k not in ("format_version", "created", "files")}
+        body["reranker"] = {"checksum": model.checksum, "threshold": model.threshold, "ablations": ablations,
+                            "kind": model.settings.kind, "aux_visual": list(model.settings.aux_visual)}
+        body["settings"] = dict(manifest.get("settings", {}), reranker_model=str(model_dir))
+        write_manifest(tmp, body)
+    return body["reranker"]

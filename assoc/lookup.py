@@ -1,9 +1,9 @@
-"""Looking clips up in an index: decode once, run the signals, fuse, and write results per the contract."""
+"""Associating clips with programs: decode once, run the signals, score the united candidates, decide."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -14,6 +14,7 @@ from assoc.errors import InputError, MediaError
 from assoc.fusion import rrf
 from assoc.index_reader import OpenIndex, VisualIndex
 from assoc.media import AudioTrack, SampledFrames, extract_audio, sample_frames
+from assoc.rerank.features import ClipSignals, _agree_levels
 from assoc.schema import (
     Candidate,
     CategoryEvidence,
@@ -25,6 +26,7 @@ from assoc.schema import (
     TextEvidence,
     VisualEvidence,
 )
+from assoc.text.query import parse_title
 from assoc.text.signal import TextCandidate
 from assoc.visual import VisualCandidate, vote
 from indexes.errors import IndexBackendError
@@ -78,30 +80,24 @@ def visual_candidates(vindex: VisualIndex, index: OpenIndex, sampled: SampledFra
     return cands
 
 
-def _agree_levels(predicted: list[tuple[str, float]], path) -> int:
-    n = 0
-    for (name, _), truth in zip(predicted, path):
-        if name != truth:
-            break
-        n += 1
-    return n
-
-
 def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict, top_k: int,
                  visual: list[VisualCandidate] | None, text: list[TextCandidate] | None, degraded: list[str],
-                 category=None) -> Result:
-    """Unite the signals' candidates. One signal: its own score; several: RRF (normalised to [0, 1]).
+                 category=None, ranked: list[tuple[str, float]] | None = None) -> Result:
+    """Unite the signals' candidates and write the result.
 
+    `ranked` (program, score) comes from a scorer (the re-ranker's calibrated probabilities); without
+    it, one signal keeps its own score and several are fused by RRF (normalised to [0, 1]).
     `category` (a CategoryOutput) fills the result's category and each candidate's category evidence."""
     vis = {c.program_id: c for c in visual or []}
     txt = {c.program_id: c for c in text or []}
-    lists = [[c.program_id for c in sig] for sig in (visual, text) if sig is not None]
-    if visual is not None and text is None:
+    if ranked is not None:
+        pass
+    elif visual is not None and text is None:
         ranked = [(c.program_id, c.score) for c in visual]
     elif text is not None and visual is None:
         ranked = [(c.program_id, c.score) for c in text]
     else:
-        ranked = rrf(lists)
+        ranked = rrf([[c.program_id for c in sig] for sig in (visual, text) if sig is not None])
     predicted = category.prediction() if category is not None else None
     candidates = []
     for pid, score in ranked[:top_k]:
@@ -116,11 +112,15 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
             episode_id=v.episode_id if v else None, start=v.start if v else None, end=v.end if v else None,
             evidence=Evidence(visual=_visual_evidence(v), category=cat_ev,
                               text=TextEvidence(bm25=round(t.bm25, 3) if t.bm25 is not None else None, fuzzy=t.fuzzy,
-                                                field=t.fuzzy_field) if t else None)))
+                                                field=t.fuzzy_field, semantic=_round(t.semantic)) if t else None)))
     confidence = candidates[0].score if candidates else 0.0
     match = candidates[0].program_id if candidates and confidence >= threshold else None
     return Result(clip_id=clip_id, match=match, confidence=confidence, candidates=candidates,
                   category=predicted or CategoryPrediction(), degraded=degraded, timings_ms=timings)
+
+
+def _round(x: float | None, digits: int = 4) -> float | None:
+    return round(float(x), digits) if x is not None else None
 
 
 def _visual_evidence(v: VisualCandidate | None) -> VisualEvidence | None:
@@ -134,17 +134,64 @@ def _visual_evidence(v: VisualCandidate | None) -> VisualEvidence | None:
                           consistency=round(v.consistency, 4), speed=v.speed, segments=segments)
 
 
-class Lookup:
-    """Looks clips up in one open index with the signals it has (visual, text, category)."""
+SCORERS = ("auto", "rerank", "rrf")
 
-    def __init__(self, index: OpenIndex, settings: LookupSettings | None = None, signals: Iterable[str] | None = None):
+
+class Associator:
+    """Associates clips with programs in one open index: decode once, run the signals it has (visual,
+    text, category), unite their candidates, score them (the index's learned re-ranker, or RRF), decide.
+
+    Thread-safe for lookups once constructed (everything is loaded eagerly with `warm()`)."""
+
+    def __init__(self, index: OpenIndex, settings: LookupSettings | None = None, signals: Iterable[str] | None = None,
+                 scorer: str = "auto", aux_visual: Iterable[str] | None = None):
+        if scorer not in SCORERS:
+            raise InputError(f"unknown scorer '{scorer}'; known: {', '.join(SCORERS)}")
         self.index = index
         self.settings = settings or LookupSettings()
         self.signals = resolve_signals(index, signals)
-        self.threshold = self.settings.threshold if self.settings.threshold is not None else index.open_set_threshold
         self.text = index.text_signal() if "text" in self.signals else None
         self.category = index.category_model() if "category" in self.signals else None
+        self.reranker = index.reranker() if scorer != "rrf" and self._rerankable() else None
+        if scorer == "rerank" and self.reranker is None:
+            raise InputError(f"index {index.path} has no re-ranker for signals {', '.join(self.signals)} "
+                             "(assoc train reranker, then assoc index reranker)")
+        if self.settings.threshold is not None:
+            self.threshold = self.settings.threshold
+        elif self.reranker is not None:
+            self.threshold = self.reranker.threshold
+        else:
+            self.threshold = index.open_set_threshold
+        if aux_visual is None:  # the index's other visual encoders the re-ranker reads
+            aux_visual = self.reranker.settings.aux_visual if self.reranker else ()
+        self.aux_visual = tuple(aux_visual) if "visual" in self.signals else ()
+        for name in self.aux_visual:
+            if name not in index.baselines:
+                raise InputError(f"index {index.path} has no visual baseline '{name}' "
+                                 f"(it has: {', '.join(index.baselines) or 'none'})")
+        depth = max(self.settings.top_k, self.reranker.settings.depth if self.reranker else 0)
+        self.signal_settings = replace(self.settings, top_k=depth)
         self._tokens = None
+
+    @classmethod
+    def open(cls, path: str | Path, settings: LookupSettings | None = None, signals: Iterable[str] | None = None,
+             es: dict | None = None, vector_device: str = "cpu", scorer: str = "auto",
+             aux_visual: Iterable[str] | None = None) -> "Associator":
+        from assoc.index_reader import open_index
+
+        return cls(open_index(path, es=es, vector_device=vector_device), settings, signals, scorer, aux_visual)
+
+    def _rerankable(self) -> bool:
+        """The re-ranker was trained on visual + text (+ category): it needs both to run."""
+        return "reranker" in self.index.manifest and "visual" in self.signals and "text" in self.signals
+
+    def warm(self) -> "Associator":
+        """Load everything that is otherwise loaded on first use (before serving concurrent requests)."""
+        if self.category is not None:
+            _ = self.tokens
+        if self.text is not None:
+            self.text.candidates("warm up", "", 1)
+        return self
 
     @property
     def needs_video(self) -> bool:
@@ -162,12 +209,12 @@ class Lookup:
         return self._tokens
 
     def text_candidates(self, title: str, description: str, timings: dict,
-                        degraded: list[str]) -> list[TextCandidate] | None:
+                        degraded: list[str], parsed=None) -> list[TextCandidate] | None:
         if self.text is None:
             return None
         t0 = time.perf_counter()
         try:
-            return self.text.candidates(title, description, self.settings.top_k)
+            return self.text.candidates(title, description, self.signal_settings.top_k, parsed)
         except IndexBackendError:  # e.g. Elasticsearch unreachable: the lookup goes on without text
             degraded.append("text")
             return None
@@ -195,38 +242,74 @@ class Lookup:
         timings["category"] = round((time.perf_counter() - t0) * 1000, 2)
         return out
 
-    def lookup_frames(self, clip_id: str, sampled: SampledFrames | None, title: str = "", description: str = "",
-                      vindex: VisualIndex | None = None, timings: dict | None = None,
-                      signals: Iterable[str] | None = None, audio: AudioTrack | None = None) -> Result:
-        timings = dict(timings or {})
+    def clip_signals(self, clip_id: str, sampled: SampledFrames | None, title: str = "", description: str = "",
+                     timings: dict | None = None, signals: Iterable[str] | None = None,
+                     audio: AudioTrack | None = None, xq: np.ndarray | None = None) -> ClipSignals:
+        """Run each signal once on a decoded clip: the input of every scorer."""
+        out = ClipSignals(clip_id, timings=dict(timings or {}), parsed=parse_title(title, description))
         signals = list(signals) if signals is not None else self.signals
-        degraded: list[str] = []
-        visual, category, xq = None, None, None
-        if sampled is not None and ("visual" in signals or "category" in signals) and vindex is None:
-            xq = self.embed(sampled, timings)
+        if sampled is not None and xq is None and ("visual" in signals or "category" in signals):
+            xq = self.embed(sampled, out.timings)
         if "visual" in signals and sampled is not None:
-            visual = visual_candidates(vindex or self.index.visual, self.index, sampled, self.settings, timings, xq)
+            out.visual = visual_candidates(self.index.visual, self.index, sampled, self.signal_settings, out.timings, xq)
+            for name in self.aux_visual:  # another encoder over the same keyframes (its own embedding)
+                t0 = time.perf_counter()
+                out.aux_visual[name] = visual_candidates(self.index.baselines[name], self.index, sampled,
+                                                         self.signal_settings, {})
+                out.timings[f"visual_{name}"] = round((time.perf_counter() - t0) * 1000, 2)
         if "category" in signals and self.category is not None:
-            category = self.category_output(self.category, xq, audio, title, description, timings)
-        text = self.text_candidates(title, description, timings, degraded) if "text" in signals else None
-        return build_result(clip_id, self.index, self.threshold, timings, self.settings.top_k, visual, text, degraded,
-                            category)
+            out.category = self.category_output(self.category, xq, audio, title, description, out.timings)
+        if "text" in signals:
+            out.text = self.text_candidates(title, description, out.timings, out.degraded, out.parsed)
+        return out
 
-    def lookup_video(self, path: str | Path | None, clip_id: str | None = None, title: str = "",
-                     description: str = "") -> Result:
+    def result(self, signals: ClipSignals, reranker=None, use_reranker: bool = True) -> Result:
+        """Score the united candidates (the re-ranker when there is one and both signals ran, else RRF)."""
+        reranker = reranker or self.reranker
+        ranked, threshold = None, self.settings.threshold
+        if use_reranker and reranker is not None and signals.visual is not None and signals.text is not None:
+            t0 = time.perf_counter()
+            ranked = reranker.score(signals, self.index.programs)
+            signals.timings["rerank"] = round((time.perf_counter() - t0) * 1000, 2)
+            threshold = reranker.threshold if threshold is None else threshold
+        threshold = self.index.open_set_threshold if threshold is None else threshold
+        return build_result(signals.clip_id, self.index, threshold, signals.timings, self.settings.top_k,
+                            signals.visual, signals.text, signals.degraded, signals.category, ranked)
+
+    def lookup_frames(self, clip_id: str, sampled: SampledFrames | None, title: str = "", description: str = "",
+                      timings: dict | None = None, signals: Iterable[str] | None = None,
+                      audio: AudioTrack | None = None) -> Result:
+        return self.result(self.clip_signals(clip_id, sampled, title, description, timings, signals, audio))
+
+    def decode(self, path: str | Path, timings: dict) -> tuple[SampledFrames, AudioTrack | None]:
+        """Decode the clip's frames once (and its audio track when the category model will read it)."""
+        t0 = time.perf_counter()
+        sampled = decode_clip(path, self.settings)
+        timings["decode"] = round((time.perf_counter() - t0) * 1000, 2)
+        audio = None
+        if "category" in self.signals:
+            t0 = time.perf_counter()
+            audio = extract_audio(path)
+            timings["audio"] = round((time.perf_counter() - t0) * 1000, 2)
+        return sampled, audio
+
+    def video_signals(self, path: str | Path | None, clip_id: str | None = None, title: str = "",
+                      description: str = "") -> ClipSignals:
         sampled, audio, timings = None, None, {}
         if self.needs_video:
             if path is None:
                 raise InputError("the visual and category signals need a video")
-            t0 = time.perf_counter()
-            sampled = decode_clip(path, self.settings)
-            timings["decode"] = round((time.perf_counter() - t0) * 1000, 2)
-            if "category" in self.signals:
-                t0 = time.perf_counter()
-                audio = extract_audio(path)
-                timings["audio"] = round((time.perf_counter() - t0) * 1000, 2)
-        return self.lookup_frames(clip_id or (Path(path).stem if path else "clip"), sampled, title, description,
-                                  timings=timings, audio=audio)
+            sampled, audio = self.decode(path, timings)
+        return self.clip_signals(clip_id or (Path(path).stem if path else "clip"), sampled, title, description,
+                                 timings=timings, audio=audio)
+
+    def lookup_video(self, path: str | Path | None, clip_id: str | None = None, title: str = "",
+                     description: str = "") -> Result:
+        t0 = time.perf_counter()
+        signals = self.video_signals(path, clip_id, title, description)
+        result = self.result(signals)
+        result.timings_ms["total"] = round((time.perf_counter() - t0) * 1000, 2)
+        return result
 
     def lookup_clips(self, queries_path: str | Path, clips: list[Clip],
                      progress: Callable[[int, int], None] | None = None) -> tuple[list[Result], list[str]]:
@@ -242,3 +325,6 @@ class Lookup:
             if progress:
                 progress(n, len(clips))
         return results, failures
+
+
+Lookup = Associator  # the name the CLI and tests used before the re-ranker

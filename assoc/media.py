@@ -82,6 +82,27 @@ def decode_size(path: Path, short_side: int | None) -> tuple[int, int]:
     return {16: 32, 48: 64}.get(width, width), max(2, int(round(h * scale / 2)) * 2)
 
 
+def probe_duration(path: str | Path) -> float:
+    """The video's duration in seconds from its container (no decoding); MediaError if unreadable."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise MediaError(str(path), "no video stream")
+            stream = container.streams.video[0]
+            if stream.duration is not None and stream.time_base is not None:
+                return float(stream.duration * stream.time_base)
+            if container.duration is not None:
+                return container.duration / 1_000_000
+            frames, rate = stream.frames, float(stream.average_rate or 0)
+            return frames / rate if frames and rate else 0.0
+    except MediaError:
+        raise
+    except Exception as e:
+        raise MediaError(str(path), f"cannot decode video: {str(e).splitlines()[0][:200]}") from e
+
+
 def sample_frames(path: str | Path, fps: float = 2.0, max_frames: int = 32, short_side: int | None = None,
                   num_threads: int = 1) -> SampledFrames:
     """Decode frames at `fps` (at most `max_frames`), optionally scaled so the short side is `short_side`."""

@@ -100,6 +100,7 @@ class TextEvidence(BaseModel):
     bm25: Optional[float] = None
     fuzzy: Optional[float] = None
     field: Optional[str] = None
+    semantic: Optional[float] = None  # cosine of the clip's text and the program's text
 
 
 class CategoryEvidence(_OmitUnset):

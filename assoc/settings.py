@@ -18,6 +18,13 @@ class Settings(BaseSettings):
     top_k: int = 10
     threshold: float | None = None  # None: the index's own open-set threshold
     vector_device: str = "auto"  # auto: the GPU when faiss-gpu sees CUDA; cpu: never; gpu: required
+    # the lookup service (assoc serve)
+    api_key: str | None = None  # when set, every /v1 route needs it in the X-API-Key header
+    media_root: str | None = None  # JSON requests may name clip files under it (and nowhere else)
+    max_upload_mb: float = 200.0
+    max_clip_seconds: float = 330.0
+    max_batch: int = 32
+    serve_workers: int = 2  # lookups that run at once in the service
     # Elasticsearch (text backend "elasticsearch")
     es_url: str | None = None
     es_username: str | None = None

@@ -86,6 +86,21 @@ def category(index: Path = typer.Option(..., help="index directory"),
     section = set_category_model(index, model)
     typer.echo(f"category model {section['checksum']} (ablations: {', '.join(section['ablations']) or 'none'}) "
                f"is now in {index}")
+    if "dropped_reranker" in section:
+        typer.echo(f"note: re-ranker {section['dropped_reranker']} was removed (it learned the old model's priors): "
+                   "train it again with `assoc train reranker`", err=True)
+
+
+@app.command("reranker")
+@boundary
+def reranker(index: Path = typer.Option(..., help="index directory"),
+             model: Path = typer.Option(..., help="a re-ranker trained on this index (assoc train reranker)")) -> None:
+    """Put a trained re-ranker into an index: lookups then score candidates with it."""
+    from assoc.index_update import set_reranker
+
+    section = set_reranker(index, model)
+    typer.echo(f"re-ranker {section['checksum']} ({section['kind']}, open-set threshold {section['threshold']:.4f}; "
+               f"ablations: {', '.join(section['ablations']) or 'none'}) is now in {index}")
 
 
 @app.command("info")

@@ -25,12 +25,13 @@ def lookup(
     queries: Path = typer.Option(None, help="a clips.jsonl to look up in batch"),
     out: Path = typer.Option(None, help="results.jsonl to write in batch mode"),
     vector_device: str = typer.Option(None, help="auto, cpu or gpu: where FAISS searches (default: ASSOC_VECTOR_DEVICE or auto)"),
+    scorer: str = typer.Option("auto", help="auto (the index's re-ranker when it has one, else RRF), rerank or rrf"),
 ) -> None:
     """Link a clip (or every clip of --queries) to the programs it was cut from."""
     from assoc.catalog import load_queries
     from assoc.index_reader import open_index
     from assoc.jsonl import write_jsonl
-    from assoc.lookup import Lookup, LookupSettings
+    from assoc.lookup import Associator, LookupSettings
 
     s = settings()
     ls = LookupSettings(fps=s.lookup_fps, max_frames=s.lookup_max_frames, neighbours=s.neighbours,
@@ -39,7 +40,8 @@ def lookup(
         fail("give either a VIDEO or --queries, not both", EXIT_USAGE)
     if queries is not None and out is None:
         fail("--queries needs --out RESULTS.jsonl", EXIT_USAGE)
-    lk = Lookup(open_index(index, es=s.es(), vector_device=vector_device or s.vector_device), ls, _signals(signals))
+    lk = Associator(open_index(index, es=s.es(), vector_device=vector_device or s.vector_device), ls, _signals(signals),
+                    scorer)
     if queries is None:
         if video is None and (lk.needs_video or not title):
             fail("give a VIDEO (or, with --signals text, a --title), or --queries", EXIT_USAGE)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import evaluate, index, lookup, misc, synth, train
+from cli import evaluate, index, lookup, misc, serve, synth, train
 
 app = typer.Typer(help="Link short video clips to the long-form programs they were cut from.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -13,6 +13,7 @@ app.add_typer(train.app, name="train")
 app.add_typer(index.app, name="index")
 app.command("lookup")(lookup.lookup)
 app.command("eval")(evaluate.evaluate)
+app.command("serve")(serve.serve)
 app.command("demo")(misc.demo)
 app.add_typer(misc.bench_app, name="bench")
 

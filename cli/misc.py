@@ -18,18 +18,26 @@ def demo(
     preset: str = typer.Option("small", help="universe preset"),
     seed: int = typer.Option(0, help="universe seed"),
     fresh: bool = typer.Option(False, help="regenerate the universe even if one with this preset and seed exists"),
+    encoder_epochs: int = typer.Option(1, help="MoCo epochs of the demo's short encoder training"),
 ) -> None:
-    """Run the whole pipeline on a small universe and print the results table."""
+    """Run the whole pipeline on a small universe (synth, encoder, category, index, re-ranker, eval) and print
+    the results table with the baselines and ablations."""
     from eval.demo import run_demo
-    from eval.report import breakdown_table, summary_table
+    from eval.report import breakdown_table, category_section, summary_table
 
-    report = run_demo(out, preset=preset, seed=seed, fresh=fresh, log=lambda m: typer.echo(m, err=True),
-                      progress=progress_bar)
+    report = run_demo(out, preset=preset, seed=seed, fresh=fresh, encoder_epochs=encoder_epochs,
+                      log=lambda m: typer.echo(m, err=True), progress=progress_bar)
     typer.echo(summary_table(report["runs"]))
+    typer.echo("")
+    if "category" in report:
+        typer.echo(category_section(report["category"]))
+        typer.echo("")
+    typer.echo(breakdown_table(report["runs"], "by_mention"))
     typer.echo("")
     typer.echo(breakdown_table(report["runs"], "by_edit"))
     for note in report["notes"]:
         typer.echo(f"note: {note}")
+    typer.echo("stage seconds: " + ", ".join(f"{k} {v}" for k, v in report["demo_seconds"].items()))
     typer.echo(f"full report: {out / 'report' / 'report.md'}")
 
 
@@ -83,3 +91,40 @@ def bench_vectors(
     result = vector_scale(programs, keyframes, dim, nlist, codec, tuple(int(x) for x in nprobe.split(",")), clips,
                           train_size=train_size, seed=seed, hnsw=hnsw)
     typer.echo(json.dumps(result, indent=2))
+
+
+@bench_app.command("serve")
+@boundary
+def bench_serve(
+    queries: Path = typer.Option(..., help="clips.jsonl whose clips are posted (cycled if fewer than --requests)"),
+    index: Path = typer.Option(None, help="start `assoc serve` on this index (on a free loopback port)"),
+    url: str = typer.Option(None, help="or: the URL of a running service"),
+    requests: int = typer.Option(200, help="requests in all"),
+    concurrency: int = typer.Option(200, help="requests in flight at once"),
+    media_root: Path = typer.Option(None, help="the service's media root (default: the queries file's folder)"),
+    api_key: str = typer.Option(None, help="X-API-Key to send (and to start the service with)"),
+    upload: bool = typer.Option(False, help="upload each clip as multipart instead of naming its file"),
+) -> None:
+    """Load test of the lookup service: errors, latency p50/p99, throughput, per-stage server time."""
+    from cli.common import EXIT_FAILURE
+    from eval.load import load_test
+
+    result = load_test(queries, requests, concurrency, url, index, media_root, api_key, upload)
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    if result["errors"]:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@bench_app.command("lookup")
+@boundary
+def bench_lookup(
+    index: Path = typer.Option(..., help="index directory"),
+    queries: Path = typer.Option(..., help="clips.jsonl"),
+    clips: int = typer.Option(50, help="clips to time"),
+    vector_device: str = typer.Option("cpu", help="auto, cpu or gpu"),
+) -> None:
+    """Lookup latency per clip by stage, as a ratio to decoding the same clip alone."""
+    from cli.common import settings
+    from eval.benchmarks import lookup_stages
+
+    typer.echo(json.dumps(lookup_stages(index, queries, clips, settings().es(), vector_device), indent=2))

@@ -116,3 +116,32 @@ def category(
         typer.echo(f"failed: {f}", err=True)
     if cat.errors or report.failures:
         raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command("reranker")
+@boundary
+def reranker(
+    index: Path = typer.Option(..., help="index directory whose signals the re-ranker learns to combine"),
+    queries: Path = typer.Option(..., help="labelled clips to train on: the val split (never the test split)"),
+    out: Path = typer.Option(..., help="re-ranker directory to write; the no-category ablation goes to OUT/ablations"),
+    kind: str = typer.Option("gbdt", help="gbdt (gradient boosting) or logistic"),
+    depth: int = typer.Option(20, help="each signal's top programs that enter the candidate pool"),
+    target_precision: float = typer.Option(0.95, help="precision of the no-match decision the threshold aims for"),
+    aux_visual: str = typer.Option("auto", help="the index's other visual encoders to read too (comma list; auto: "
+                                                "color_histogram when the index has it; none)"),
+    seed: int = typer.Option(0, help="seed"),
+) -> None:
+    """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""
+    from assoc.rerank.model import RerankSettings
+    from assoc.rerank.train import AUTO, train_reranker
+    from cli.common import progress_bar, settings
+
+    aux = AUTO if aux_visual == "auto" else tuple(x for x in aux_visual.split(",") if x and x != "none")
+    s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux)
+    report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"))
+    typer.echo(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=2, ensure_ascii=False))
+    for f in report["failures"]:
+        typer.echo(f"failed: {f}", err=True)
+    typer.echo(f"re-ranker written to {out}; put it into the index with: assoc index reranker --index {index} --model {out}")
+    if report["failures"]:
+        raise typer.Exit(EXIT_FAILURE)

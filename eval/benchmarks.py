@@ -89,3 +89,34 @@ def text_scale(out: str | Path, n_programs: int, n_queries: int, semantic: bool 
             "rss_mb_before_build": round(rss_before, 1), "peak_rss_mb_build": round(peak_build, 1),
             "rss_mb_after_queries": round(_rss_mb(), 1), "peak_rss_mb": round(_peak_rss_mb(), 1),
             "recall_at_1_all_mentions": round(hits / n_queries, 3)}
+
+
+def lookup_stages(index: str | Path, queries: str | Path, n_clips: int = 50, es: dict | None = None,
+                  vector_device: str = "cpu") -> dict:
+    """Per-stage lookup time per clip, each as a ratio to decoding the same clip alone (measured side by side).
+
+    Each clip is decoded once untimed (so both measurements see a warm file cache), then decoded
+    alone (the decode-only time), then looked up in full with every signal the index has."""
+    import numpy as np
+
+    from assoc.catalog import clip_video_path, load_queries
+    from assoc.lookup import Associator
+
+    assoc = Associator.open(index, es=es, vector_device=vector_device).warm()
+    clips, _ = load_queries(queries)
+    clips = clips[:n_clips]
+    decode_only, stages = [], {}
+    for clip in clips:
+        path = clip_video_path(queries, clip)
+        assoc.decode(path, {})
+        t0 = time.perf_counter()
+        assoc.decode(path, {})
+        decode_only.append((time.perf_counter() - t0) * 1000)
+        result = assoc.lookup_video(path, clip.clip_id, clip.title, clip.description)
+        for stage, ms in result.timings_ms.items():
+            stages.setdefault(stage, []).append(ms)
+    base = float(np.mean(decode_only))
+    return {"clips": len(clips), "signals": assoc.signals, "scorer": "reranker" if assoc.reranker else "rrf",
+            "decode_only_ms": {"mean": round(base, 1), "p50": round(float(np.median(decode_only)), 1)},
+            "stages": {s: {"mean_ms": round(float(np.mean(v)), 1), "p50_ms": round(float(np.median(v)), 1),
+                           "ratio_to_decode_only": round(float(np.mean(v)) / base, 2)} for s, v in stages.items()}}

@@ -10,6 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
+from assoc.rerank.calibration import expected_calibration_error, open_set_prf  # noqa: F401 (re-exported)
+
 
 def rank_of(ranked: Sequence[str], truth: str) -> int | None:
     """1-based rank of `truth` in `ranked`, or None when absent."""
@@ -37,19 +39,6 @@ def ndcg_at_k(ranked: Sequence[Sequence[str]], truth: Sequence[str], k: int = 10
         return float("nan")
     return float(np.mean([1.0 / math.log2(r + 1) if (r := rank_of(rk, t)) and r <= k else 0.0
                           for rk, t in zip(ranked, truth)]))
-
-
-def open_set_prf(is_open: Sequence[bool], said_no_match: Sequence[bool]) -> dict:
-    """Precision, recall and F1 of the "no match" decision (positive = the clip is not in the catalog)."""
-    o = np.asarray(is_open, bool)
-    n = np.asarray(said_no_match, bool)
-    tp = int((o & n).sum())
-    fp = int((~o & n).sum())
-    fn = int((o & ~n).sum())
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
 def best_open_set_threshold(is_open: Sequence[bool], confidence: Sequence[float]) -> tuple[float, dict]:

@@ -23,13 +23,13 @@ def table(headers: list[str], rows: list[list]) -> str:
 
 def summary_table(runs: dict[str, dict]) -> str:
     """One row per run: the headline figures."""
-    headers = ["run", "n", "R@1", "R@5", "R@10", "R@50", "MRR", "nDCG@10", "loc.", "open P", "open R", "open F1"]
+    headers = ["run", "n", "R@1", "R@5", "R@10", "R@50", "MRR", "nDCG@10", "loc.", "open P", "open R", "open F1", "ECE"]
     rows = []
     for name, s in runs.items():
         o = s["overall"]
         rows.append([name, o["n"], o["recall@1"], o["recall@5"], o["recall@10"], o["recall@50"], o["mrr"],
                      o["ndcg@10"], o["localisation"]["of_correct_top1"], o["open_set"]["precision"],
-                     o["open_set"]["recall"], o["open_set"]["f1"]])
+                     o["open_set"]["recall"], o["open_set"]["f1"], o.get("ece", float("nan"))])
     return table(headers, rows)
 
 
@@ -60,7 +60,13 @@ def write_report(out_dir: str | Path, report: dict) -> None:
     runs = report["runs"]
     parts = [f"# assoc evaluation\n\nindex: `{report['index']}`  \nqueries: `{report['queries']}`  \n"
              f"clips: {report['clips']} ({report['open_set_clips']} open-set), decode failures: {len(report['failures'])}\n",
-             "## Overall (recall and localisation on in-catalog clips; open set on all clips)\n", summary_table(runs), ""]
+             "## Overall (recall and localisation on in-catalog clips; open set and ECE on all clips)\n",
+             summary_table(runs), ""]
+    if report.get("reranker"):
+        r = report["reranker"]
+        parts.append(f"- fused: the index's {r.get('kind', '')} re-ranker {r['checksum']} (trained on val), open-set "
+                     f"threshold {r['threshold']:.4f}; fused_rrf: reciprocal rank fusion of the same signals; "
+                     "fused_no_category: the re-ranker without the category-prior features")
     for note in report.get("notes", []):
         parts.append(f"- {note}")
     if "category" in report:

@@ -13,8 +13,7 @@ from assoc.category.metrics import category_metrics
 from assoc.errors import MediaError
 from assoc.index_reader import open_index
 from assoc.jsonl import write_jsonl
-from assoc.lookup import Lookup, LookupSettings, build_result, decode_clip, visual_candidates
-from assoc.media import extract_audio
+from assoc.lookup import Associator, LookupSettings, build_result, visual_candidates
 from assoc.schema import Result
 from eval.report import write_report
 from eval.scoring import score_run
@@ -31,7 +30,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
     settings = settings or LookupSettings(top_k=50)
     index = open_index(index_path, es=es, vector_device=vector_device)
     clips, rejected = load_queries(queries_path)
-    lookup = Lookup(index, settings)
+    lookup = Associator(index, settings)
     visual_runs = {"visual": index.visual} if index.visual is not None else {}
     notes = []
     if baselines and index.visual is not None:
@@ -40,7 +39,15 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
             notes.append("the index's encoder is untrained: the 'visual' run is the untrained-encoder baseline")
         elif "untrained_encoder" not in index.baselines:
             notes.append("this index has no untrained-encoder baseline (built with --no-untrained-baseline)")
-    run_names = list(visual_runs) + (["text"] if lookup.text else []) + (["fused"] if lookup.text and visual_runs else [])
+    base_threshold = settings.threshold if settings.threshold is not None else index.open_set_threshold
+    rerankers = {}
+    if lookup.reranker is not None:
+        rerankers = {"fused": lookup.reranker, "fused_rrf": None,
+                     **({f"fused_{n}": m for n, m in index.reranker_ablations().items()} if baselines else {})}
+        lookup.aux_visual = tuple(dict.fromkeys(n for m in rerankers.values() if m for n in m.settings.aux_visual))
+    elif lookup.text and visual_runs:
+        rerankers = {"fused": None}
+    run_names = list(visual_runs) + (["text"] if lookup.text else []) + list(rerankers)
     results: dict[str, dict[str, Result]] = {name: {} for name in run_names}
     failures = [str(e) for e in rejected]
     category_models = {}
@@ -52,36 +59,37 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
     t0 = time.time()
     for n, clip in enumerate(clips, 1):
         timings: dict = {}
-        degraded: list[str] = []
         try:
-            vis, cat = {}, None
-            if visual_runs or category_models:
-                t = time.perf_counter()
+            sampled, audio, xq = None, None, None
+            if lookup.needs_video:
                 path = clip_video_path(queries_path, clip)
-                sampled = decode_clip(path, settings)
-                timings["decode"] = round((time.perf_counter() - t) * 1000, 2)
+                sampled, audio = lookup.decode(path, timings)
                 xq = lookup.embed(sampled, timings)
-                vis = {name: visual_candidates(v, index, sampled, settings, timings, xq if name == "visual" else None)
-                       for name, v in visual_runs.items()}
-            if category_models:
-                t = time.perf_counter()  # audio, text tokens and the main model: what a lookup pays
-                feats = lookup.category_features(xq, extract_audio(path), clip.title, clip.description)
-                cat = lookup.category.predict([feats])[0]
-                timings["category"] = round((time.perf_counter() - t) * 1000, 2)
-                category_ms.append(timings["category"])
+            signals = lookup.clip_signals(clip.clip_id, sampled, clip.title, clip.description, timings, audio=audio,
+                                          xq=xq)
+            vis = {name: signals.aux_visual.get(name) or visual_candidates(v, index, sampled, lookup.signal_settings, {})
+                   for name, v in visual_runs.items() if name != "visual"}
+            vis["visual"] = signals.visual
+            if signals.category is not None:
+                category_ms.append(signals.timings.get("audio", 0.0) + signals.timings.get("category", 0.0))
                 if clip.category:
                     category_truth.append(tuple(clip.category))
+                    feats = lookup.category_features(xq, audio, clip.title, clip.description) if len(category_models) > 1 else None
                     for name, m in category_models.items():
-                        category_outputs[name].append(cat if name == "model" else m.predict([feats])[0])
-            txt = lookup.text_candidates(clip.title, clip.description, timings, degraded)
-            build = lambda v, t: build_result(clip.clip_id, index, lookup.threshold, timings,  # noqa: E731
-                                              settings.top_k, v, t, degraded, cat)
+                        category_outputs[name].append(signals.category if name == "model" else m.predict([feats])[0])
+            build = lambda v, t, ranked=None: build_result(  # noqa: E731
+                clip.clip_id, index, base_threshold if ranked is None else ranked[1], signals.timings,
+                settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None)
             for name in visual_runs:
                 results[name][clip.clip_id] = build(vis[name], None)
             if "text" in results:
-                results["text"][clip.clip_id] = build(None, txt or [])
-            if "fused" in results:
-                results["fused"][clip.clip_id] = build(vis["visual"], txt)
+                results["text"][clip.clip_id] = build(None, signals.text or [])
+            for name, model in rerankers.items():
+                if model is None or signals.text is None:
+                    results[name][clip.clip_id] = lookup.result(signals, use_reranker=False)
+                else:
+                    results[name][clip.clip_id] = build(signals.visual, signals.text,
+                                                        (model.score(signals, index.programs), model.threshold))
         except MediaError as e:
             failures.append(f"{clip.clip_id}: {e}")
             for name in run_names:
@@ -94,7 +102,8 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
     report = {
         "index": str(index.path), "queries": str(queries_path), "clips": len(clips),
         "open_set_clips": sum(c.program_id is None for c in clips), "threshold": lookup.threshold,
-        "encoder": index.manifest.get("encoder"), "signals": index.signals, "settings": vars(settings),
+        "encoder": index.manifest.get("encoder"), "signals": index.signals,
+        "reranker": index.manifest.get("reranker"), "settings": vars(settings),
         "runs": {name: score_run(clips, results[name]) for name in run_names},
         "failures": failures, "notes": notes, "wall_seconds": round(time.time() - t0, 1),
     }

@@ -40,6 +40,9 @@ def score_run(clips: Sequence[Clip], results: dict[str, Result]) -> dict:
     overall = _retrieval(inside)
     overall["localisation"] = _localisation(inside)
     overall["open_set"] = M.open_set_prf(is_open, [r.match is None for _, r in pairs])
+    top_right = [bool(r.candidates) and c.program_id is not None and r.candidates[0].program_id == c.program_id
+                 for c, r in pairs]
+    overall["ece"] = M.expected_calibration_error([r.confidence for _, r in pairs], top_right)
     t, best = M.best_open_set_threshold(is_open, [r.confidence for _, r in pairs])
     overall["open_set_best_threshold"] = dict(best, threshold=t, note="tuned on these clips: optimistic")
     overall["n_open_set"] = sum(is_open)

@@ -99,3 +99,17 @@ def test_index_build_reports_bad_lines_and_episodes(tiny_universe, tmp_path):
     assert "indexed 2 programs, 2 episodes" in result.output
     info = run("index", "info", "--index", tmp_path / "idx")
     assert info.exit_code == 0 and json.loads(info.output)["counts"]["failed_episodes"] == 1
+
+
+def test_reranker_commands_name_what_is_wrong(tiny_index, tmp_path):
+    result = run("lookup", "--index", tiny_index, "--title", "x", "--signals", "text", "--scorer", "best")
+    assert result.exit_code == 2 and "error: unknown scorer 'best'; known: auto, rerank, rrf" in result.output
+    result = run("lookup", "--index", tiny_index, "--title", "x", "--signals", "text", "--scorer", "rerank")
+    assert result.exit_code == 2 and "has no re-ranker" in result.output
+    index = tmp_path / "idx"
+    shutil.copytree(tiny_index, index)
+    result = run("index", "reranker", "--index", index, "--model", tmp_path)
+    assert result.exit_code == 2 and f"error: {tmp_path}: not a re-ranker directory" in result.output
+    result = run("train", "reranker", "--index", index, "--queries", tmp_path / "none.jsonl", "--out", tmp_path / "m",
+                 "--kind", "forest")
+    assert result.exit_code == 2 and "error: unknown re-ranker kind 'forest'; known: gbdt, logistic" in result.output

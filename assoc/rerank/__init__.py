@@ -1,0 +1,1 @@
+"""Candidate features, the learned re-ranker, calibration and the open-set threshold."""

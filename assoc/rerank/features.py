@@ -1,0 +1,146 @@
+"""What the re-ranker sees: one clip's signal outputs, the candidate pool, and a feature row per candidate.
+
+Missing evidence is NaN (the program was not among that signal's candidates), which gradient
+boosting handles natively; the presence flags say the same thing to a linear model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assoc.schema import Program
+from assoc.text.query import ParsedTitle
+from assoc.text.signal import TextCandidate
+from assoc.visual import VisualCandidate
+
+VISUAL = ["vis_present", "vis_rank", "vis_score", "vis_score_ratio", "vis_raw_score", "vis_votes_share",
+          "vis_similarity", "vis_max_similarity", "vis_consistency", "vis_coverage", "vis_margin"]
+TEXT = ["txt_present", "txt_rank", "txt_score", "txt_margin", "bm25", "bm25_rank", "bm25_ratio", "fuzzy",
+        "fuzzy_title", "fuzzy_alias", "semantic"]
+CATEGORY = ["cat_prior_1", "cat_prior_2", "cat_prior_3", "cat_agree"]
+CLIP = ["episode_marker", "has_names", "rrf"]
+FEATURES = VISUAL + TEXT + CATEGORY + CLIP
+AUX = ["present", "rank", "score", "score_ratio", "consistency", "coverage", "margin"]
+NAN = float("nan")
+
+
+def aux_features(name: str) -> list[str]:
+    """Features of an auxiliary visual signal (another encoder over the same keyframes, e.g. color_histogram)."""
+    return [f"{name}_{f}" for f in AUX]
+
+
+def all_features(aux: tuple[str, ...] = ()) -> list[str]:
+    return FEATURES + [f for name in aux for f in aux_features(name)]
+
+
+@dataclass
+class ClipSignals:
+    """Everything the signals said about one clip: the input of every scorer (RRF or re-ranker)."""
+
+    clip_id: str
+    visual: list[VisualCandidate] | None = None  # None: the signal did not run
+    text: list[TextCandidate] | None = None
+    category: object = None  # a CategoryOutput, or None
+    parsed: ParsedTitle = field(default_factory=ParsedTitle)
+    aux_visual: dict[str, list[VisualCandidate]] = field(default_factory=dict)  # name -> candidates
+    degraded: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+
+def rrf_scores(signals: ClipSignals, k: int = 60) -> dict[str, float]:
+    from assoc.fusion import rrf
+
+    lists = [[c.program_id for c in sig] for sig in (signals.visual, signals.text) if sig is not None]
+    return dict(rrf(lists, k))
+
+
+def candidate_pool(signals: ClipSignals, depth: int, aux: tuple[str, ...] = ()) -> list[str]:
+    """The union of each signal's top `depth` programs, in first-seen order (visual, text, then `aux`)."""
+    pool: dict[str, None] = {}
+    for sig in (signals.visual, signals.text, *(signals.aux_visual.get(name) for name in aux)):
+        for c in (sig or [])[:depth]:
+            pool.setdefault(c.program_id, None)
+    return list(pool)
+
+
+def _ratio(x: float, best: float) -> float:
+    return x / best if best > 0 else 0.0
+
+
+def _episode_marker(parsed: ParsedTitle, program: Program | None) -> float:
+    """1 when the title's episode number exists in the program, 0 when it does not, NaN without a marker."""
+    if parsed.episode is None or program is None:
+        return NAN
+    return float(any(e.number == parsed.episode for e in program.episodes))
+
+
+def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Program],
+                 aux: tuple[str, ...] = ()) -> np.ndarray:
+    """len(pids) x len(all_features(aux)) float32 rows, NaN where a signal has no evidence for a program."""
+    vis = {c.program_id: (r, c) for r, c in enumerate(signals.visual or [], 1)}
+    txt = {c.program_id: (r, c) for r, c in enumerate(signals.text or [], 1)}
+    vis_scores = sorted((c.score for c in signals.visual or []), reverse=True) + [0.0, 0.0]
+    txt_scores = sorted((c.score for c in signals.text or []), reverse=True) + [0.0, 0.0]
+    top_bm25 = max((c.bm25 or 0.0 for c in signals.text or []), default=0.0)
+    rrf = rrf_scores(signals)
+    predicted = signals.category.prediction().levels if signals.category is not None else None
+    names = all_features(aux)
+    rows = np.full((len(pids), len(names)), np.nan, np.float32)
+    col = {name: j for j, name in enumerate(names)}
+    aux_maps = {name: _ranked(signals.aux_visual.get(name) or []) for name in aux}
+    for i, pid in enumerate(pids):
+        row = rows[i]
+        program = programs.get(pid)
+        f: dict[str, float] = {"vis_present": 0.0, "txt_present": 0.0}
+        if pid in vis:
+            r, c = vis[pid]
+            other = vis_scores[1] if r == 1 else vis_scores[0]
+            f.update(vis_present=1.0, vis_rank=r, vis_score=c.score, vis_score_ratio=_ratio(c.score, vis_scores[0]),
+                     vis_raw_score=c.raw_score, vis_votes_share=c.votes / max(c.frames, 1),
+                     vis_similarity=c.similarity, vis_max_similarity=c.max_similarity,
+                     vis_consistency=c.consistency, vis_coverage=c.coverage, vis_margin=c.score - other)
+        if pid in txt:
+            r, c = txt[pid]
+            other = txt_scores[1] if r == 1 else txt_scores[0]
+            f.update(txt_present=1.0, txt_rank=r, txt_score=c.score, txt_margin=c.score - other,
+                     fuzzy_title=float(c.fuzzy_field == "title"), fuzzy_alias=float(c.fuzzy_field == "alias"))
+            if c.bm25 is not None:
+                f.update(bm25=c.bm25, bm25_rank=c.bm25_rank or NAN, bm25_ratio=_ratio(c.bm25, top_bm25))
+            if c.fuzzy is not None:
+                f["fuzzy"] = c.fuzzy
+            if c.semantic is not None:
+                f["semantic"] = c.semantic
+        if signals.category is not None and program is not None:
+            prior = signals.category.prior(program.category)
+            f.update(cat_prior_1=prior[0], cat_prior_2=prior[1], cat_prior_3=prior[2],
+                     cat_agree=_agree_levels(predicted, program.category))
+        f.update(episode_marker=_episode_marker(signals.parsed, program), has_names=float(bool(signals.parsed.names)),
+                 rrf=rrf.get(pid, 0.0))
+        for name, (ranked, scores) in aux_maps.items():
+            f[f"{name}_present"] = 0.0
+            if pid in ranked:
+                r, c = ranked[pid]
+                other = scores[1] if r == 1 else scores[0]
+                f.update({f"{name}_present": 1.0, f"{name}_rank": r, f"{name}_score": c.score,
+                          f"{name}_score_ratio": _ratio(c.score, scores[0]), f"{name}_consistency": c.consistency,
+                          f"{name}_coverage": c.coverage, f"{name}_margin": c.score - other})
+        for name, value in f.items():
+            row[col[name]] = value
+    return rows
+
+
+def _ranked(cands: list[VisualCandidate]) -> tuple[dict, list[float]]:
+    return ({c.program_id: (r, c) for r, c in enumerate(cands, 1)},
+            sorted((c.score for c in cands), reverse=True) + [0.0, 0.0])
+
+
+def _agree_levels(predicted: list[tuple[str, float]], path) -> int:
+    """Levels, from the top, where the predicted path equals the program's category."""
+    n = 0
+    for (name, _), truth in zip(predicted, path):
+        if name != truth:
+            break
+        n += 1
+    return n

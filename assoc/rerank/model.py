@@ -1,0 +1,214 @@
+"""The learned re-ranker: gradient boosting over candidate features, isotonic calibration, open-set threshold.
+
+Trained on the val split (never the test split). Calibration and the threshold are fitted on
+out-of-fold scores (clips grouped, so no clip is scored by a model that saw it), so neither is
+tuned on scores the model was fitted to; the final model is then refitted on every val clip.
+
+`confidence` = the calibrated probability that the top candidate is the clip's program, and an
+open-set clip's candidates are all wrong, so one calibration serves both ranking and "no match".
+The threshold is the largest one at which the no-match decision (confidence < threshold) still
+reaches the target precision on val: it says "no match" as often as it can while staying right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import joblib
+import numpy as np
+
+from assoc.errors import InputError, ModelError
+from assoc.rerank.calibration import choose_threshold, expected_calibration_error
+from assoc.rerank.features import CATEGORY, ClipSignals, all_features, candidate_pool, feature_rows
+from assoc.schema import Program
+from indexes.manifest import atomic_directory, sha256_file
+
+MODEL_FILE = "model.joblib"
+CONFIG_FILE = "config.json"
+KINDS = ("gbdt", "logistic")
+
+
+@dataclass
+class RerankSettings:
+    kind: str = "gbdt"  # gbdt: HistGradientBoosting; logistic: logistic regression on imputed features
+    depth: int = 20  # each signal's top programs that enter the candidate pool
+    use_category: bool = True  # off: the category prior features are dropped (the ablation)
+    aux_visual: tuple[str, ...] = ()  # the index's other visual encoders whose candidates and features it uses
+    target_precision: float = 0.95  # of the no-match decision, on val
+    folds: int = 5
+    seed: int = 0
+
+    def __post_init__(self):
+        self.aux_visual = tuple(self.aux_visual)
+        if self.kind not in KINDS:
+            raise InputError(f"unknown re-ranker kind '{self.kind}'; known: {', '.join(KINDS)}")
+
+
+MISSING = -1000.0
+
+
+def _missing_below(X: np.ndarray) -> np.ndarray:
+    return np.nan_to_num(X, nan=MISSING)
+
+
+def _classifier(s: RerankSettings):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    if s.kind == "gbdt":
+        # missing evidence becomes a value below every real one: to a tree that is the same split as NaN, and
+        # sklearn's binning fails on a column that is NaN throughout (no category model: the prior columns)
+        return make_pipeline(FunctionTransformer(_missing_below), HistGradientBoostingClassifier(
+            max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
+            early_stopping=False, random_state=s.seed))
+    return make_pipeline(SimpleImputer(strategy="constant", fill_value=0.0), StandardScaler(),
+                         LogisticRegression(C=1.0, max_iter=2000))
+
+
+@dataclass
+class TrainingSet:
+    X: np.ndarray  # candidates x features
+    y: np.ndarray  # 1 where the candidate is the clip's program
+    group: np.ndarray  # clip index of each candidate
+    is_open: np.ndarray  # per clip
+    pids: list[list[str]]  # per clip, its pool
+
+
+def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: dict[str, Program],
+                 depth: int, aux: tuple[str, ...] = ()) -> TrainingSet:
+    X, y, group, is_open, pools = [], [], [], [], []
+    for i, (signals, truth) in enumerate(examples):
+        pool = candidate_pool(signals, depth, aux)
+        pools.append(pool)
+        is_open.append(truth is None)
+        if pool:
+            X.append(feature_rows(signals, pool, programs, aux))
+            y.extend(int(p == truth) for p in pool)
+            group.extend([i] * len(pool))
+    if not X:
+        raise InputError("no clip has any candidate: nothing to train the re-ranker on")
+    return TrainingSet(np.concatenate(X), np.asarray(y, np.int64), np.asarray(group), np.asarray(is_open), pools)
+
+
+def _top_confidence(p: np.ndarray, group: np.ndarray, y: np.ndarray, n_clips: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per clip: the best candidate's probability and whether that candidate is right (0 without candidates)."""
+    conf, correct = np.zeros(n_clips), np.zeros(n_clips, bool)
+    order = np.lexsort((-p, group))
+    first = np.ones(len(order), bool)
+    first[1:] = group[order][1:] != group[order][:-1]
+    top = order[first]
+    conf[group[top]], correct[group[top]] = p[top], y[top] == 1
+    return conf, correct
+
+
+class Reranker:
+    """A fitted classifier over candidate features, its calibrator and its open-set threshold."""
+
+    def __init__(self, settings: RerankSettings, classifier, calibrator, threshold: float, info: dict | None = None):
+        self.settings, self.classifier, self.calibrator = settings, classifier, calibrator
+        self.threshold = threshold
+        self.info = info or {}
+        names = all_features(settings.aux_visual)
+        self.features = [f for f in names if settings.use_category or f not in CATEGORY]
+        self._cols = [names.index(f) for f in self.features]
+        self._checksum: str | None = None
+
+    def probabilities(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated probability that each candidate row is the clip's program."""
+        if len(X) == 0:
+            return np.zeros(0)
+        raw = self.classifier.predict_proba(X[:, self._cols])[:, 1]
+        return np.clip(self.calibrator.predict(raw), 0.0, 1.0)
+
+    def score(self, signals: ClipSignals, programs: dict[str, Program]) -> list[tuple[str, float]]:
+        """The clip's candidate pool, best first, with calibrated probabilities."""
+        aux = self.settings.aux_visual
+        pool = candidate_pool(signals, self.settings.depth, aux)
+        p = self.probabilities(feature_rows(signals, pool, programs, aux))
+        return sorted(zip(pool, p.tolist()), key=lambda kv: (-kv[1], kv[0]))
+
+    # saving and loading -------------------------------------------------------------------------
+    def config(self) -> dict:
+        return {"kind": "reranker", "format_version": 1, "settings": asdict(self.settings), "features": self.features,
+                "threshold": self.threshold, "info": self.info}
+
+    def _identity(self, model_sha256: str) -> str:
+        body = json.dumps({k: v for k, v in self.config().items() if k != "info"}, sort_keys=True)
+        return hashlib.sha256((body + model_sha256).encode()).hexdigest()[:16]
+
+    @property
+    def checksum(self) -> str:
+        """Of the config and the saved weights' bytes (pickles are not byte-stable across a load and a dump,
+        so a loaded model keeps the checksum it was saved with, after its file's hash is verified)."""
+        if self._checksum is None:
+            buf = io.BytesIO()
+            joblib.dump({"classifier": self.classifier, "calibrator": self.calibrator}, buf)
+            self._checksum = self._identity(hashlib.sha256(buf.getvalue()).hexdigest())
+        return self._checksum
+
+    def save(self, directory: str | Path) -> str:
+        """Write atomically (config.json beside model.joblib); return the checksum."""
+        with atomic_directory(Path(directory)) as tmp:
+            joblib.dump({"classifier": self.classifier, "calibrator": self.calibrator}, tmp / MODEL_FILE)
+            digest = sha256_file(tmp / MODEL_FILE)
+            self._checksum = self._identity(digest)
+            config = dict(self.config(), checksum=self._checksum, model_sha256=digest)
+            (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False))
+        return self._checksum
+
+
+def load_reranker(directory: str | Path) -> Reranker:
+    """Load a saved re-ranker; refuse one whose weights do not match its config."""
+    directory = Path(directory)
+    try:
+        config = json.loads((directory / CONFIG_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ModelError(f"{directory}: not a re-ranker directory ({e})") from e
+    if config.get("kind") != "reranker":
+        raise ModelError(f"{directory}: config.json describes a '{config.get('kind')}', not a re-ranker")
+    if not (directory / MODEL_FILE).is_file() or sha256_file(directory / MODEL_FILE) != config.get("model_sha256"):
+        raise ModelError(f"{directory}: {MODEL_FILE} is missing or does not match config.json")
+    saved = joblib.load(directory / MODEL_FILE)
+    settings = RerankSettings(**config["settings"])
+    model = Reranker(settings, saved["classifier"], saved["calibrator"], float(config["threshold"]), config["info"])
+    if model._identity(config["model_sha256"]) != config.get("checksum"):
+        raise ModelError(f"{directory}: config.json does not match its checksum")
+    model._checksum = config["checksum"]
+    if model.features != config["features"]:
+        raise ModelError(f"{directory}: trained on features {config['features']}, this version computes {model.features}")
+    return model
+
+
+def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
+    """Out-of-fold scores -> isotonic calibration and threshold; then the classifier refitted on all clips."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.model_selection import GroupKFold
+
+    names = all_features(settings.aux_visual)
+    cols = [names.index(f) for f in names if settings.use_category or f not in CATEGORY]
+    X = data.X[:, cols]
+    n_clips = len(data.is_open)
+    if data.y.sum() < settings.folds:
+        raise InputError(f"only {int(data.y.sum())} clips have their program among the candidates: too few to train")
+    folds = min(settings.folds, len(np.unique(data.group)))
+    oof = np.zeros(len(X))
+    for train, test in GroupKFold(n_splits=folds).split(X, data.y, data.group):
+        clf = _classifier(settings).fit(X[train], data.y[train])
+        oof[test] = clf.predict_proba(X[test])[:, 1]
+    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, data.y)
+    conf, correct = _top_confidence(calibrator.predict(oof), data.group, data.y, n_clips)
+    threshold, prf = choose_threshold(conf, data.is_open, settings.target_precision)
+    classifier = _classifier(settings).fit(X, data.y)
+    info = {"clips": n_clips, "open_set_clips": int(data.is_open.sum()), "candidates": int(len(X)),
+            "positives": int(data.y.sum()), "folds": folds,
+            "out_of_fold": {"top1_accuracy_in_catalog": float(correct[~data.is_open].mean()) if (~data.is_open).any() else None,
+                            "ece": expected_calibration_error(conf, correct), "no_match": prf}}
+    return Reranker(settings, classifier, calibrator, threshold, info)

@@ -1,0 +1,74 @@
+"""`assoc train reranker`: run the index's signals over labelled clips (the val split) and fit the re-ranker.
+
+Besides the model, ablations are fitted on the same clips and saved under `ablations/`, so `assoc eval`
+can report their effect side by side: without the category-prior features (`no_category`), and
+without the auxiliary visual signal (`no_aux_visual`: the MoCo encoder's candidates only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from assoc.catalog import clip_video_path, load_queries
+from assoc.errors import InputError, MediaError
+from assoc.rerank.model import RerankSettings, fit_reranker, training_set
+
+ABLATIONS_DIR = "ablations"
+AUTO = ("auto",)  # RerankSettings.aux_visual: the index's colour-histogram baseline when it has one
+AUTO_AUX = ("color_histogram",)
+
+
+def index_identity(manifest: dict) -> dict:
+    """What the features depend on: the encoder (visual scores) and the category model (priors)."""
+    return {"encoder": manifest.get("encoder", {}).get("checksum"),
+            "category": manifest.get("category", {}).get("checksum")}
+
+
+def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | Path,
+                   settings: RerankSettings | None = None, es: dict | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> dict:
+    """Fit the re-ranker (and its no-category ablation) on the labelled clips; return the training report."""
+    from dataclasses import replace
+
+    from assoc.lookup import Associator, LookupSettings
+
+    settings = settings or RerankSettings(aux_visual=AUTO)
+    assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth), es=es, scorer="rrf",
+                            aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual)
+    if "visual" not in assoc.signals or "text" not in assoc.signals:
+        raise InputError(f"{index_path}: the re-ranker needs an index with both the visual and the text signal")
+    if settings.aux_visual == AUTO:
+        assoc.aux_visual = tuple(n for n in AUTO_AUX if n in assoc.index.baselines)
+        settings = replace(settings, aux_visual=assoc.aux_visual)
+    clips, rejected = load_queries(queries_path)
+    failures = [str(e) for e in rejected]
+    examples = []
+    for n, clip in enumerate(clips, 1):
+        try:
+            signals = assoc.video_signals(clip_video_path(queries_path, clip), clip.clip_id, clip.title,
+                                          clip.description)
+            examples.append((signals, clip.program_id))
+        except MediaError as e:
+            failures.append(f"{clip.clip_id}: {e}")
+        if progress:
+            progress(n, len(clips))
+    if not examples:
+        raise InputError(f"{queries_path}: no clip could be used for training")
+    identity = index_identity(assoc.index.manifest)
+    models = {"model": replace(settings, use_category=settings.use_category and assoc.category is not None)}
+    if assoc.category is not None:
+        models["no_category"] = replace(models["model"], use_category=False)
+    if settings.aux_visual:
+        models["no_aux_visual"] = replace(models["model"], aux_visual=())
+    out = Path(out)
+    report = {"queries": str(queries_path), "failures": failures, "models": {}}
+    sets: dict = {}
+    for name, s in models.items():
+        if s.aux_visual not in sets:  # the pool depends on the signals that feed it
+            sets[s.aux_visual] = training_set(examples, assoc.index.programs, s.depth, s.aux_visual)
+        model = fit_reranker(sets[s.aux_visual], s)
+        model.info.update(index=identity, queries=str(queries_path), failures=len(failures))
+        model.save(out if name == "model" else out / ABLATIONS_DIR / name)
+        report["models"][name] = {"threshold": model.threshold, **model.info}
+    return report

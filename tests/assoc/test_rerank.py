@@ -1,0 +1,153 @@
+"""Candidate features, the learned re-ranker, calibration and the open-set threshold."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from assoc.catalog import load_queries
+from assoc.errors import InputError, ModelError
+from assoc.index_reader import open_index
+from assoc.index_update import set_reranker
+from assoc.lookup import Associator, LookupSettings
+from assoc.rerank.calibration import choose_threshold, expected_calibration_error, open_set_prf
+from assoc.rerank.features import FEATURES, ClipSignals, all_features, candidate_pool, feature_rows
+from assoc.rerank.model import RerankSettings, _top_confidence, load_reranker
+from assoc.rerank.train import AUTO, train_reranker
+from assoc.schema import Episode, Program
+from assoc.text.query import parse_title
+from assoc.text.signal import TextCandidate
+from assoc.visual import VisualCandidate
+from eval.runner import evaluate
+
+LOOKUP = LookupSettings(short_side=72)
+
+
+def _program(pid: str, episodes: int) -> Program:
+    return Program(program_id=pid, title=pid, category=["电视剧", "古装", "宫廷"],
+                   episodes=[Episode(episode_id=f"{pid}e{n}", number=n, video="v.mp4") for n in range(1, episodes + 1)])
+
+
+def _visual(pid: str, score: float) -> VisualCandidate:
+    return VisualCandidate(pid, score, votes=8, frames=10, similarity=0.8, episode_id=f"{pid}e1", start=1.0, end=5.0,
+                           raw_score=score + 0.1, consistency=0.9, coverage=0.8, max_similarity=0.95)
+
+
+def test_feature_rows_mark_missing_evidence_and_episode_markers():
+    programs = {"a": _program("a", 3), "b": _program("b", 1)}
+    signals = ClipSignals("c", visual=[_visual("a", 0.6), _visual("b", 0.3)],
+                          text=[TextCandidate("b", 0.9, bm25=12.0, bm25_rank=1, fuzzy=95.0, fuzzy_field="alias",
+                                              semantic=0.4)],
+                          parsed=parse_title("【某剧】第2集 名场面"))
+    assert candidate_pool(signals, 1) == ["a", "b"] and candidate_pool(signals, 5) == ["a", "b"]
+    rows = feature_rows(signals, ["a", "b"], programs)
+    f = {name: rows[:, j] for j, name in enumerate(FEATURES)}
+    assert rows.shape == (2, len(FEATURES))
+    assert f["vis_rank"].tolist() == [1, 2] and f["vis_score_ratio"][1] == pytest.approx(0.5)
+    assert f["vis_margin"][0] == pytest.approx(0.3) and f["vis_margin"][1] == pytest.approx(-0.3)
+    assert f["txt_present"].tolist() == [0, 1] and math.isnan(f["bm25"][0]) and f["bm25_ratio"][1] == 1.0
+    assert f["fuzzy_alias"][1] == 1 and f["fuzzy_title"][1] == 0
+    assert f["episode_marker"].tolist() == [1, 0]  # episode 2 exists in a (3 episodes), not in b (1)
+    assert all(math.isnan(x) for x in f["cat_prior_1"])  # no category model ran
+    assert f["rrf"][1] > f["rrf"][0]  # b is in both lists
+    signals.aux_visual["hist"] = [_visual("c", 0.5), _visual("a", 0.25)]
+    assert candidate_pool(signals, 5) == ["a", "b"] and candidate_pool(signals, 5, ("hist",)) == ["a", "b", "c"]
+    rows = feature_rows(signals, ["a", "b", "c"], programs, ("hist",))
+    g = {name: rows[:, j] for j, name in enumerate(all_features(("hist",)))}
+    assert g["hist_present"].tolist() == [1, 0, 1] and g["hist_rank"][0] == 2 and g["hist_score_ratio"][0] == 0.5
+    assert g["vis_present"].tolist() == [1, 1, 0]
+
+
+def test_calibration_figures_by_hand():
+    # two bins: [0.0-0.1) holds conf 0.05 (wrong); [0.9-1.0] holds 0.95 (right) and 0.95 (wrong)
+    assert expected_calibration_error([0.05, 0.95, 0.95], [False, True, False]) == pytest.approx(
+        (1 / 3) * 0.05 + (2 / 3) * abs(0.5 - 0.95))
+    prf = open_set_prf([True, True, False, False], [True, False, True, False])
+    assert (prf["precision"], prf["recall"], prf["tp"], prf["fp"], prf["fn"]) == (0.5, 0.5, 1, 1, 1)
+    conf = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    is_open = np.array([True, True, False, True, False])
+    t, chosen = choose_threshold(conf, is_open, 0.95)  # conf < 0.3: both open, precision 1; 0.8 adds a wrong one
+    assert t == pytest.approx(0.3) and chosen["precision"] == 1.0 and chosen["reached_target"]
+    t, chosen = choose_threshold(conf, is_open, 1.01)  # unreachable: the best-F1 threshold, flagged
+    assert not chosen["reached_target"] and chosen["f1"] > 0
+
+
+def test_top_confidence_picks_each_clips_best_candidate():
+    p = np.array([0.2, 0.7, 0.5, 0.1])
+    group = np.array([0, 0, 2, 2])
+    y = np.array([1, 0, 1, 0])
+    conf, correct = _top_confidence(p, group, y, 3)
+    assert conf.tolist() == [0.7, 0.0, 0.5] and correct.tolist() == [False, False, True]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_index, tiny_universe, tmp_path_factory):
+    """A re-ranker fitted on the tiny universe's test clips (a behaviour test, not a measurement)."""
+    out = tmp_path_factory.mktemp("reranker") / "model"
+    report = train_reranker(tiny_index, tiny_universe / "clips" / "test.jsonl", out,
+                            RerankSettings(folds=3, depth=10, aux_visual=AUTO))
+    return out, report
+
+
+def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path):
+    out, report = trained
+    model = load_reranker(out)
+    config = json.loads((out / "config.json").read_text())
+    assert config["checksum"] == model.checksum and 0 <= model.threshold <= 1.0 + 1e-6
+    # the tiny index has no category model, and a colour-histogram baseline the re-ranker reads too (auto)
+    assert model.settings.aux_visual == ("color_histogram",)
+    assert model.features == [f for f in all_features(("color_histogram",)) if not f.startswith("cat_")]
+    assert load_reranker(out / "ablations" / "no_aux_visual").settings.aux_visual == ()
+    assert report["models"]["model"]["clips"] == 10 and report["models"]["model"]["out_of_fold"]["ece"] >= 0
+    broken = tmp_path / "broken"
+    shutil.copytree(out, broken)
+    (broken / "model.joblib").write_bytes(b"junk")
+    with pytest.raises(ModelError, match="model.joblib"):
+        load_reranker(broken)
+    with pytest.raises(InputError, match="unknown re-ranker kind"):
+        RerankSettings(kind="forest")
+
+
+def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(trained, tiny_index, tiny_universe,
+                                                                          tmp_path):
+    out, _ = trained
+    index_dir = tmp_path / "idx"
+    shutil.copytree(tiny_index, index_dir)
+    section = set_reranker(index_dir, out)
+    assert open_index(index_dir).manifest["reranker"]["checksum"] == section["checksum"]
+    assoc = Associator.open(index_dir, LOOKUP)
+    assert assoc.reranker is not None and assoc.threshold == assoc.reranker.threshold
+    clips, _ = load_queries(tiny_universe / "clips" / "test.jsonl")
+    results, failures = assoc.lookup_clips(tiny_universe / "clips" / "test.jsonl", clips)
+    assert not failures
+    for r in results:
+        scores = [c.score for c in r.candidates]
+        assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+        assert (r.match is None) == (r.confidence < assoc.threshold)
+        assert "rerank" in r.timings_ms and "visual_color_histogram" in r.timings_ms
+    rrf = Associator.open(index_dir, LOOKUP, scorer="rrf").lookup_clips(tiny_universe / "clips" / "test.jsonl",
+                                                                        clips[:1])[0][0]
+    assert "rerank" not in rrf.timings_ms
+    report = evaluate(index_dir, tiny_universe / "clips" / "test.jsonl", tmp_path / "rep", LookupSettings(short_side=72))
+    assert {"fused", "fused_rrf", "fused_no_aux_visual"} <= set(report["runs"]) and report["reranker"]["checksum"] == section["checksum"]
+    assert "ece" in report["runs"]["fused"]["overall"]
+    assert "fused_rrf: reciprocal rank fusion" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_reranker_for_another_encoder_is_refused(trained, tiny_index, tmp_path):
+    out, _ = trained
+    other = tmp_path / "other"
+    shutil.copytree(out, other)
+    config = json.loads((other / "config.json").read_text())
+    config["info"]["index"]["encoder"] = "0000000000000000"
+    (other / "config.json").write_text(json.dumps(config))
+    index_dir = tmp_path / "idx"
+    shutil.copytree(tiny_index, index_dir)
+    with pytest.raises(InputError, match="trained with encoder 0000000000000000"):
+        set_reranker(index_dir, other)
+    with pytest.raises(InputError, match="has no re-ranker"):
+        Associator.open(index_dir, LOOKUP, scorer="rerank")
