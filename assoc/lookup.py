@@ -82,12 +82,13 @@ def visual_candidates(vindex: VisualIndex, index: OpenIndex, sampled: SampledFra
 
 def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict, top_k: int,
                  visual: list[VisualCandidate] | None, text: list[TextCandidate] | None, degraded: list[str],
-                 category=None, ranked: list[tuple[str, float]] | None = None) -> Result:
+                 category=None, ranked: list[tuple[str, float]] | None = None, clip_category=None) -> Result:
     """Unite the signals' candidates and write the result.
 
     `ranked` (program, score) comes from a scorer (the re-ranker's calibrated probabilities); without
     it, one signal keeps its own score and several are fused by RRF (normalised to [0, 1]).
-    `category` (a CategoryOutput) fills the result's category and each candidate's category evidence."""
+    `category` (a CategoryOutput) fills each candidate's category evidence and the result's category, unless
+    `clip_category` (the model's output given the calibrated matches) is given for the latter."""
     vis = {c.program_id: c for c in visual or []}
     txt = {c.program_id: c for c in text or []}
     if ranked is not None:
@@ -116,7 +117,8 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
     confidence = candidates[0].score if candidates else 0.0
     match = candidates[0].program_id if candidates and confidence >= threshold else None
     return Result(clip_id=clip_id, match=match, confidence=confidence, candidates=candidates,
-                  category=predicted or CategoryPrediction(), degraded=degraded, timings_ms=timings)
+                  category=(clip_category.prediction() if clip_category is not None else predicted) or CategoryPrediction(),
+                  degraded=degraded, timings_ms=timings)
 
 
 def _round(x: float | None, digits: int = 4) -> float | None:
@@ -266,15 +268,23 @@ class Associator:
     def result(self, signals: ClipSignals, reranker=None, use_reranker: bool = True) -> Result:
         """Score the united candidates (the re-ranker when there is one and both signals ran, else RRF)."""
         reranker = reranker or self.reranker
-        ranked, threshold = None, self.settings.threshold
+        ranked, threshold, clip_category = None, self.settings.threshold, None
         if use_reranker and reranker is not None and signals.visual is not None and signals.text is not None:
             t0 = time.perf_counter()
             ranked = reranker.score(signals, self.index.programs)
             signals.timings["rerank"] = round((time.perf_counter() - t0) * 1000, 2)
             threshold = reranker.threshold if threshold is None else threshold
+            clip_category = self.category_given_matches(signals.category, ranked)
         threshold = self.index.open_set_threshold if threshold is None else threshold
         return build_result(signals.clip_id, self.index, threshold, signals.timings, self.settings.top_k,
-                            signals.visual, signals.text, signals.degraded, signals.category, ranked)
+                            signals.visual, signals.text, signals.degraded, signals.category, ranked, clip_category)
+
+    def category_given_matches(self, category, ranked: list[tuple[str, float]]):
+        """The clip's category with the calibrated candidate probabilities folded in (None without a model)."""
+        if category is None:
+            return None
+        programs = self.index.programs
+        return category.with_matches([(programs[pid].category, p) for pid, p in ranked if pid in programs])
 
     def lookup_frames(self, clip_id: str, sampled: SampledFrames | None, title: str = "", description: str = "",
                       timings: dict | None = None, signals: Iterable[str] | None = None,

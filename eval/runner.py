@@ -77,6 +77,10 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                     feats = lookup.category_features(xq, audio, clip.title, clip.description) if len(category_models) > 1 else None
                     for name, m in category_models.items():
                         category_outputs[name].append(signals.category if name == "model" else m.predict([feats])[0])
+                    if lookup.reranker is not None:  # the lookup's category: the model given the calibrated matches
+                        ranked = lookup.reranker.score(signals, index.programs) if signals.text is not None else []
+                        category_outputs.setdefault("model+matches", []).append(
+                            lookup.category_given_matches(signals.category, ranked))
             build = lambda v, t, ranked=None: build_result(  # noqa: E731
                 clip.clip_id, index, base_threshold if ranked is None else ranked[1], signals.timings,
                 settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None)

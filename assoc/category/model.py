@@ -248,3 +248,19 @@ class CategoryOutput:
             return (0.0, 0.0, 0.0)
         l1, l2, l3 = self.hierarchy.labels(path)
         return (float(self.levels[0][l1]), float(self.levels[1][l2]), float(self.levels[2][l3]))
+
+    def with_matches(self, matches: list[tuple[tuple, float]]) -> "CategoryOutput":
+        """The clip's category given its candidate programs: each candidate's calibrated probability of being the
+        clip's program moves that much mass onto its category; the rest stays with the model's distribution.
+
+        P(leaf) = sum_i p_i [leaf_i = leaf] + (1 - sum_i p_i) P_model(leaf), with the p_i scaled down to sum to at
+        most 1 (each is calibrated on its own). A confident match names the category; a clip that matches
+        nothing keeps the model's prediction (cold start)."""
+        leaf = self.levels[2].astype(np.float64).copy()
+        known = [(self.hierarchy.leaf_pos[tuple(path)], p) for path, p in matches if tuple(path) in self.hierarchy.leaf_pos]
+        total = sum(p for _, p in known)
+        scale = 1.0 / total if total > 1.0 else 1.0
+        leaf *= 1.0 - total * scale
+        for i, p in known:
+            leaf[i] += p * scale
+        return CategoryOutput(self.hierarchy, [m[0] for m in self.hierarchy.marginals(leaf[None, :].astype(np.float32))])

@@ -10,7 +10,7 @@ from assoc.catalog import load_catalog, load_queries
 from assoc.category.features import N_MELS, ClipFeatures, audio_rows, log_mel
 from assoc.category.layers import ContextGating, MixtureOfExperts, NeXtVLAD
 from assoc.category.metrics import category_metrics, gap_at_k, hierarchical_prf
-from assoc.category.model import CategoryModel, CategorySettings, Hierarchy, load_category_model
+from assoc.category.model import CategoryModel, CategoryOutput, CategorySettings, Hierarchy, load_category_model
 from assoc.category.pipeline import train_category_models
 from assoc.category.train import TrainSettings
 from assoc.encoders import load_encoder
@@ -57,6 +57,20 @@ def test_hierarchy_marginals_never_let_a_child_exceed_its_parent():
     t1, t2, _ = h.torch_marginals(logp)
     assert torch.allclose(t1.exp(), torch.tensor(l1, dtype=torch.float32), atol=1e-5)
     assert torch.allclose(t2.exp(), torch.tensor(l2, dtype=torch.float32), atol=1e-5)
+
+
+def test_matches_move_category_mass_by_their_probability():
+    h = Hierarchy(LEAVES)
+    model = CategoryOutput(h, [m[0] for m in h.marginals(np.array([[0.7, 0.1, 0.1, 0.1]], np.float32))])
+    assert model.with_matches([]).levels[2] == pytest.approx(model.levels[2])
+    sure = model.with_matches([(LEAVES[3], 1.0)])
+    assert sure.levels[2] == pytest.approx([0, 0, 0, 1]) and [n for n, _ in sure.prediction().levels] == list(LEAVES[3])
+    half = model.with_matches([(LEAVES[3], 0.5)])  # 0.5 x model + 0.5 on leaf 3
+    assert half.levels[2] == pytest.approx([0.35, 0.05, 0.05, 0.55])
+    over = model.with_matches([(LEAVES[1], 0.9), (LEAVES[2], 0.9)])  # scaled to sum 1: the model keeps nothing
+    assert over.levels[2] == pytest.approx([0, 0.5, 0.5, 0])
+    for out in (half, over):
+        assert out.levels[0].sum() == pytest.approx(1) and out.levels[1].sum() == pytest.approx(1)
 
 
 def test_gap_and_hierarchical_prf_by_hand():
