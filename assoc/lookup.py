@@ -265,9 +265,9 @@ class Associator:
             out.text = self.text_candidates(title, description, out.timings, out.degraded, out.parsed)
         return out
 
-    def result(self, signals: ClipSignals, reranker=None, use_reranker: bool = True) -> Result:
+    def result(self, signals: ClipSignals, use_reranker: bool = True) -> Result:
         """Score the united candidates (the re-ranker when there is one and both signals ran, else RRF)."""
-        reranker = reranker or self.reranker
+        reranker = self.reranker
         ranked, threshold, clip_category = None, self.settings.threshold, None
         if use_reranker and reranker is not None and signals.visual is not None and signals.text is not None:
             t0 = time.perf_counter()
@@ -285,11 +285,6 @@ class Associator:
             return None
         programs = self.index.programs
         return category.with_matches([(programs[pid].category, p) for pid, p in ranked if pid in programs])
-
-    def lookup_frames(self, clip_id: str, sampled: SampledFrames | None, title: str = "", description: str = "",
-                      timings: dict | None = None, signals: Iterable[str] | None = None,
-                      audio: AudioTrack | None = None) -> Result:
-        return self.result(self.clip_signals(clip_id, sampled, title, description, timings, signals, audio))
 
     def decode(self, path: str | Path, timings: dict) -> tuple[SampledFrames, AudioTrack | None]:
         """Decode the clip's frames once (and its audio track when the category model will read it)."""
