@@ -150,3 +150,16 @@ def test_unknown_backend_lists_known():
 def test_missing_config_is_corrupt(tmp_path):
     with pytest.raises(IndexCorruptError, match="vector_index.json"):
         load_vector_index(tmp_path)
+
+
+def test_hnsw_quantizer_beam_is_set_for_adds_and_kept_on_load(tmp_path):
+    rng = np.random.default_rng(3)
+    xb = clustered(rng, 20, 50, 32)
+    ivf = create_vector_index("ivf", 32, nlist=16, codec="SQ8", hnsw_quantizer=True, ef_search=64)
+    assert ivf._hnsw_quantizer().hnsw.efSearch == 64  # before training: adds assign lists with this beam
+    ivf.train(xb)
+    ivf.add(np.arange(len(xb)), xb)
+    save_vector_index(ivf, tmp_path)
+    loaded = load_vector_index(tmp_path)
+    assert loaded.params["ef_search"] == 64 and loaded._hnsw_quantizer().hnsw.efSearch == 64
+    assert create_vector_index("ivf", 32, nlist=16, codec="SQ8")._hnsw_quantizer() is None
