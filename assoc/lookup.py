@@ -82,13 +82,16 @@ def visual_candidates(vindex: VisualIndex, index: OpenIndex, sampled: SampledFra
 
 def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict, top_k: int,
                  visual: list[VisualCandidate] | None, text: list[TextCandidate] | None, degraded: list[str],
-                 category=None, ranked: list[tuple[str, float]] | None = None, clip_category=None) -> Result:
+                 category=None, ranked: list[tuple[str, float]] | None = None, clip_category=None,
+                 aux: dict[str, list[VisualCandidate]] | None = None) -> Result:
     """Unite the signals' candidates and write the result.
 
     `ranked` (program, score) comes from a scorer (the re-ranker's calibrated probabilities); without
     it, one signal keeps its own score and several are fused by RRF (normalised to [0, 1]).
     `category` (a CategoryOutput) fills each candidate's category evidence and the result's category, unless
-    `clip_category` (the model's output given the calibrated matches) is given for the latter."""
+    `clip_category` (the model's output given the calibrated matches) is given for the latter. `aux` (another
+    encoder's visual candidates, which the re-ranker read) adds their evidence, and localises a candidate the
+    main visual signal did not find."""
     vis = {c.program_id: c for c in visual or []}
     txt = {c.program_id: c for c in text or []}
     if ranked is not None:
@@ -101,8 +104,11 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
         ranked = rrf([[c.program_id for c in sig] for sig in (visual, text) if sig is not None])
     predicted = category.prediction() if category is not None else None
     candidates = []
+    aux_maps = {name: {c.program_id: c for c in cands} for name, cands in (aux or {}).items()}
     for pid, score in ranked[:top_k]:
         v, t = vis.get(pid), txt.get(pid)
+        found = {name: m[pid] for name, m in aux_maps.items() if pid in m}
+        where = v or next(iter(found.values()), None)
         program = index.programs.get(pid)
         cat_ev = None
         if predicted is not None and program is not None:
@@ -110,8 +116,10 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
                                       prior=[round(x, 4) for x in category.prior(program.category)])
         candidates.append(Candidate(
             program_id=pid, title=program.title if program else "", score=round(float(score), 4),
-            episode_id=v.episode_id if v else None, start=v.start if v else None, end=v.end if v else None,
+            episode_id=where.episode_id if where else None, start=where.start if where else None,
+            end=where.end if where else None,
             evidence=Evidence(visual=_visual_evidence(v), category=cat_ev,
+                              aux_visual={n: _visual_evidence(c) for n, c in found.items()} or None,
                               text=TextEvidence(bm25=round(t.bm25, 3) if t.bm25 is not None else None, fuzzy=t.fuzzy,
                                                 field=t.fuzzy_field, semantic=_round(t.semantic)) if t else None)))
     confidence = candidates[0].score if candidates else 0.0
@@ -276,8 +284,11 @@ class Associator:
             threshold = reranker.threshold if threshold is None else threshold
             clip_category = self.category_given_matches(signals.category, ranked)
         threshold = self.index.open_set_threshold if threshold is None else threshold
+        aux = {n: signals.aux_visual[n] for n in reranker.settings.aux_visual if n in signals.aux_visual} \
+            if ranked is not None else None
         return build_result(signals.clip_id, self.index, threshold, signals.timings, self.settings.top_k,
-                            signals.visual, signals.text, signals.degraded, signals.category, ranked, clip_category)
+                            signals.visual, signals.text, signals.degraded, signals.category, ranked, clip_category,
+                            aux)
 
     def category_given_matches(self, category, ranked: list[tuple[str, float]]):
         """The clip's category with the calibrated candidate probabilities folded in (None without a model)."""

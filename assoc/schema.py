@@ -112,6 +112,15 @@ class Evidence(BaseModel):
     visual: Optional[VisualEvidence] = None
     text: Optional[TextEvidence] = None
     category: Optional[CategoryEvidence] = None
+    # another encoder's visual evidence (name -> evidence), when the re-ranker read it; left out otherwise
+    aux_visual: Optional[dict[str, VisualEvidence]] = None
+
+    @model_serializer(mode="wrap")
+    def _omit_aux(self, handler):
+        data = handler(self)
+        if data.get("aux_visual") is None:
+            data.pop("aux_visual", None)
+        return data
 
 
 class Candidate(BaseModel):

@@ -81,9 +81,9 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                         ranked = lookup.reranker.score(signals, index.programs) if signals.text is not None else []
                         category_outputs.setdefault("model+matches", []).append(
                             lookup.category_given_matches(signals.category, ranked))
-            build = lambda v, t, ranked=None: build_result(  # noqa: E731
+            build = lambda v, t, ranked=None, aux=None: build_result(  # noqa: E731
                 clip.clip_id, index, base_threshold if ranked is None else ranked[1], signals.timings,
-                settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None)
+                settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None, aux=aux)
             for name in visual_runs:
                 results[name][clip.clip_id] = build(vis[name], None)
             if "text" in results:
@@ -92,8 +92,9 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                 if model is None or signals.text is None:
                     results[name][clip.clip_id] = lookup.result(signals, use_reranker=False)
                 else:
+                    aux = {n: signals.aux_visual[n] for n in model.settings.aux_visual if n in signals.aux_visual}
                     results[name][clip.clip_id] = build(signals.visual, signals.text,
-                                                        (model.score(signals, index.programs), model.threshold))
+                                                        (model.score(signals, index.programs), model.threshold), aux)
         except MediaError as e:
             failures.append(f"{clip.clip_id}: {e}")
             for name in run_names:

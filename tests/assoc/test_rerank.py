@@ -129,6 +129,12 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
         assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
         assert (r.match is None) == (r.confidence < assoc.threshold)
         assert "rerank" in r.timings_ms and "visual_color_histogram" in r.timings_ms
+        for c in r.candidates:  # the histogram's evidence is shown, and localises what only it found
+            if c.evidence.aux_visual:
+                assert set(c.evidence.aux_visual) == {"color_histogram"} and c.episode_id is not None
+            else:
+                assert "aux_visual" not in c.evidence.model_dump()
+    assert any(c.evidence.aux_visual for r in results for c in r.candidates)
     rrf = Associator.open(index_dir, LOOKUP, scorer="rrf").lookup_clips(tiny_universe / "clips" / "test.jsonl",
                                                                         clips[:1])[0][0]
     assert "rerank" not in rrf.timings_ms
