@@ -34,7 +34,7 @@ def _staged(progress):
 
 
 def run_demo(out: str | Path, preset: str = "small", seed: int = 0, arch: str = "tinynet_e", image_size: int = 96,
-             encoder_epochs: int = 1, category_epochs: int = 10, fresh: bool = False,
+             encoder_epochs: int = 1, encoder_batch: int = 64, category_epochs: int = 10, fresh: bool = False,
              log: Callable[[str], None] = print, progress: Callable[[str], Callable] | None = None) -> dict:
     from assoc.category.data import SegmentSettings
     from assoc.category.pipeline import train_category_models
@@ -72,10 +72,11 @@ def run_demo(out: str | Path, preset: str = "small", seed: int = 0, arch: str = 
     catalog = load_catalog(universe / "catalog.jsonl", load_taxonomy())
 
     stage("encoder", f"training a {arch} frame encoder with MoCo ({encoder_epochs} epoch, {image_size} px; no labels)")
-    moco = MocoSettings(arch=arch, epochs=encoder_epochs, lr=0.2, train_fps=0.5, seed=seed,
+    moco = MocoSettings(arch=arch, epochs=encoder_epochs, batch_size=encoder_batch, lr=0.2, train_fps=0.5, seed=seed,
                         augment=AugmentSettings(image_size=image_size))
+    bar = progress("moco") if progress else None
     train_encoder(catalog, out / "encoder", moco, out / "encoder.ckpt",
-                  progress=progress("moco") if progress else None)
+                  progress=(lambda step, total, **_: bar(step, total)) if bar else None)
     done("encoder")
 
     stage("category", "training the category model (NeXtVLAD + context gating + MoE) and its ablations")

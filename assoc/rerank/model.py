@@ -196,9 +196,10 @@ def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
     cols = [names.index(f) for f in names if settings.use_category or f not in CATEGORY]
     X = data.X[:, cols]
     n_clips = len(data.is_open)
-    if data.y.sum() < settings.folds:
-        raise InputError(f"only {int(data.y.sum())} clips have their program among the candidates: too few to train")
-    folds = min(settings.folds, len(np.unique(data.group)))
+    positives = int(data.y.sum())
+    if positives < 2:
+        raise InputError(f"only {positives} clip(s) have their program among the candidates: too few to train")
+    folds = min(settings.folds, len(np.unique(data.group)), positives)
     oof = np.zeros(len(X))
     for train, test in GroupKFold(n_splits=folds).split(X, data.y, data.group):
         clf = _classifier(settings).fit(X[train], data.y[train])

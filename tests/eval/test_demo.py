@@ -1,0 +1,19 @@
+"""`assoc demo` end to end on the tiny universe: every stage runs and the table has every run."""
+
+import shutil
+
+from eval.demo import run_demo
+
+
+def test_demo_runs_every_stage(tiny_universe, tmp_path):
+    shutil.copytree(tiny_universe, tmp_path / "universe")  # same preset and seed: the demo reuses it
+    messages = []
+    report = run_demo(tmp_path, preset="tiny", seed=0, arch="test_efficientnet", image_size=64, encoder_batch=16,
+                      category_epochs=2,
+                      log=messages.append, progress=lambda stage: (lambda done, total, *_: None))
+    assert [m[:5] for m in messages] == [f"[{i}/6]" for i in range(1, 7)] and "reusing" in messages[0]
+    assert {"visual", "color_histogram", "untrained_encoder", "text", "fused", "fused_rrf",
+            "fused_no_aux_visual"} <= set(report["runs"])
+    assert report["category"]["models"]["model"]["n"] == report["clips"]
+    assert set(report["demo_seconds"]) == {"synth", "encoder", "category", "index", "reranker", "eval"}
+    assert (tmp_path / "report" / "report.md").is_file() and (tmp_path / "index" / "reranker" / "config.json").is_file()
