@@ -236,8 +236,13 @@ def add_category_model(tmp: Path, model_dir: str | Path, encoder: FrameEncoderBa
         raise InputError(f"{model_dir}: the category model was trained on frames of encoder {trained_on}, "
                          f"but this index's encoder is {encoder.checksum}; train it with the index's encoder")
     shutil.copytree(model_dir, tmp / CATEGORY_DIR)
-    ablations = sorted(p.name for p in (model_dir / ABLATIONS_DIR).iterdir()) if (model_dir / ABLATIONS_DIR).is_dir() else []
-    return {"checksum": model.checksum, "ablations": ablations, "text_model": model.info.get("text_model")}
+    return {"checksum": model.checksum, "ablations": subdirectories(model_dir / ABLATIONS_DIR),
+            "text_model": model.info.get("text_model")}
+
+
+def subdirectories(path: Path) -> list[str]:
+    """The names of the folders in `path`, sorted (none when it does not exist): a model's saved ablations."""
+    return sorted(p.name for p in path.iterdir() if p.is_dir()) if path.is_dir() else []
 
 
 def index_summary(manifest: dict) -> str:

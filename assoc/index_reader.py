@@ -86,9 +86,10 @@ class OpenIndex:
     def reranker_ablations(self) -> dict:
         """Ablation re-rankers stored with the re-ranker (name -> model), for `assoc eval`."""
         from assoc.rerank.model import load_reranker
+        from assoc.rerank.train import ABLATIONS_DIR
 
         names = self.manifest.get("reranker", {}).get("ablations", [])
-        return {n: load_reranker(self.path / RERANKER_DIR / "ablations" / n) for n in names}
+        return {n: load_reranker(self.path / RERANKER_DIR / ABLATIONS_DIR / n) for n in names}
 
     def category_ablations(self) -> dict:
         """Ablation models stored with the category model (name -> model), for `assoc eval`."""

@@ -199,7 +199,7 @@ def set_category_model(index_path: str | Path, model_dir: str | Path) -> dict:
 def set_reranker(index_path: str | Path, model_dir: str | Path) -> dict:
     """Put a re-ranker trained on this index's signals into it (refused if trained on another encoder or
     category model, whose scores and priors it learned)."""
-    from assoc.index_build import RERANKER_DIR
+    from assoc.index_build import RERANKER_DIR, subdirectories
     from assoc.rerank.model import load_reranker
     from assoc.rerank.train import ABLATIONS_DIR, index_identity
 
@@ -216,7 +216,7 @@ def set_reranker(index_path: str | Path, model_dir: str | Path) -> dict:
     if missing:
         raise InputError(f"{model_dir}: the re-ranker reads visual baseline(s) {', '.join(missing)}, which index "
                          f"{index_path} does not have")
-    ablations = sorted(p.name for p in (model_dir / ABLATIONS_DIR).iterdir()) if (model_dir / ABLATIONS_DIR).is_dir() else []
+    ablations = subdirectories(model_dir / ABLATIONS_DIR)
     with atomic_directory(index_path) as tmp:
         _copy_into(index_path, tmp)
         shutil.rmtree(tmp / RERANKER_DIR, ignore_errors=True)

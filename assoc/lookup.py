@@ -14,7 +14,7 @@ from assoc.errors import InputError, MediaError
 from assoc.fusion import rrf
 from assoc.index_reader import OpenIndex, VisualIndex
 from assoc.media import AudioTrack, SampledFrames, extract_audio, sample_frames
-from assoc.rerank.features import ClipSignals, _agree_levels
+from assoc.rerank.features import ClipSignals, agree_levels
 from assoc.schema import (
     Candidate,
     CategoryEvidence,
@@ -112,7 +112,7 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
         program = index.programs.get(pid)
         cat_ev = None
         if predicted is not None and program is not None:
-            cat_ev = CategoryEvidence(agree_levels=_agree_levels(predicted.levels, program.category),
+            cat_ev = CategoryEvidence(agree_levels=agree_levels(predicted.levels, program.category),
                                       prior=[round(x, 4) for x in category.prior(program.category)])
         candidates.append(Candidate(
             program_id=pid, title=program.title if program else "", score=round(float(score), 4),
@@ -166,12 +166,6 @@ class Associator:
         if scorer == "rerank" and self.reranker is None:
             raise InputError(f"index {index.path} has no re-ranker for signals {', '.join(self.signals)} "
                              "(assoc train reranker, then assoc index reranker)")
-        if self.settings.threshold is not None:
-            self.threshold = self.settings.threshold
-        elif self.reranker is not None:
-            self.threshold = self.reranker.threshold
-        else:
-            self.threshold = index.open_set_threshold
         if aux_visual is None:  # the index's other visual encoders the re-ranker reads
             aux_visual = self.reranker.settings.aux_visual if self.reranker else ()
         self.aux_visual = tuple(aux_visual) if "visual" in self.signals else ()
@@ -190,6 +184,17 @@ class Associator:
         from assoc.index_reader import open_index
 
         return cls(open_index(path, es=es, vector_device=vector_device), settings, signals, scorer, aux_visual)
+
+    def threshold_for(self, reranker=None) -> float:
+        """The open-set threshold: ASSOC_THRESHOLD if set, else the re-ranker's (when it scored), else the index's."""
+        if self.settings.threshold is not None:
+            return self.settings.threshold
+        return reranker.threshold if reranker is not None else self.index.open_set_threshold
+
+    @property
+    def threshold(self) -> float:
+        """The threshold this Associator's lookups use by default."""
+        return self.threshold_for(self.reranker)
 
     def _rerankable(self) -> bool:
         """The re-ranker was trained on visual + text (+ category): it needs both to run."""
@@ -273,22 +278,24 @@ class Associator:
             out.text = self.text_candidates(title, description, out.timings, out.degraded, out.parsed)
         return out
 
-    def result(self, signals: ClipSignals, use_reranker: bool = True) -> Result:
-        """Score the united candidates (the re-ranker when there is one and both signals ran, else RRF)."""
-        reranker = self.reranker
-        ranked, threshold, clip_category = None, self.settings.threshold, None
-        if use_reranker and reranker is not None and signals.visual is not None and signals.text is not None:
-            t0 = time.perf_counter()
-            ranked = reranker.score(signals, self.index.programs)
-            signals.timings["rerank"] = round((time.perf_counter() - t0) * 1000, 2)
-            threshold = reranker.threshold if threshold is None else threshold
+    def result(self, signals: ClipSignals, use_reranker: bool = True, reranker=None,
+               ranked: list[tuple[str, float]] | None = None) -> Result:
+        """Score the united candidates: with `reranker` (default: the index's) when there is one and both visual and
+        text ran, else RRF. `ranked` is that re-ranker's scoring when the caller already has it."""
+        reranker = (reranker or self.reranker) if use_reranker else None
+        clip_category, aux = None, None
+        if reranker is not None and signals.visual is not None and signals.text is not None:
+            if ranked is None:
+                t0 = time.perf_counter()
+                ranked = reranker.score(signals, self.index.programs)
+                signals.timings["rerank"] = round((time.perf_counter() - t0) * 1000, 2)
             clip_category = self.category_given_matches(signals.category, ranked)
-        threshold = self.index.open_set_threshold if threshold is None else threshold
-        aux = {n: signals.aux_visual[n] for n in reranker.settings.aux_visual if n in signals.aux_visual} \
-            if ranked is not None else None
-        return build_result(signals.clip_id, self.index, threshold, signals.timings, self.settings.top_k,
-                            signals.visual, signals.text, signals.degraded, signals.category, ranked, clip_category,
-                            aux)
+            aux = reranker.aux_candidates(signals)
+        else:
+            reranker, ranked = None, None
+        return build_result(signals.clip_id, self.index, self.threshold_for(reranker), signals.timings,
+                            self.settings.top_k, signals.visual, signals.text, signals.degraded, signals.category,
+                            ranked, clip_category, aux)
 
     def category_given_matches(self, category, ranked: list[tuple[str, float]]):
         """The clip's category with the calibrated candidate probabilities folded in (None without a model)."""

@@ -22,7 +22,8 @@ from assoc.catalog import clip_video_path, load_queries
 from assoc.errors import InputError
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -33,7 +34,7 @@ def running_server(index: Path, media_root: Path, api_key: str | None, ready_tim
     """`assoc serve` in a subprocess; yields its URL once /readyz answers 200."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, ASSOC_MEDIA_ROOT=str(media_root))
     if api_key:
         env["ASSOC_API_KEY"] = api_key

@@ -39,7 +39,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
             notes.append("the index's encoder is untrained: the 'visual' run is the untrained-encoder baseline")
         elif "untrained_encoder" not in index.baselines:
             notes.append("this index has no untrained-encoder baseline (built with --no-untrained-baseline)")
-    base_threshold = settings.threshold if settings.threshold is not None else index.open_set_threshold
+    base_threshold = lookup.threshold_for(None)
     rerankers = {}
     if lookup.reranker is not None:
         rerankers = {"fused": lookup.reranker, "fused_rrf": None,
@@ -70,6 +70,8 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
             vis = {name: signals.aux_visual.get(name) or visual_candidates(v, index, sampled, lookup.signal_settings, {})
                    for name, v in visual_runs.items() if name != "visual"}
             vis["visual"] = signals.visual
+            scored = {name: m.score(signals, index.programs) for name, m in rerankers.items()  # once per clip
+                      if m is not None and signals.text is not None}
             if signals.category is not None:
                 category_ms.append(signals.timings.get("audio", 0.0) + signals.timings.get("category", 0.0))
                 if clip.category:
@@ -78,9 +80,8 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                     for name, m in category_models.items():
                         category_outputs[name].append(signals.category if name == "model" else m.predict([feats])[0])
                     if lookup.reranker is not None:  # the lookup's category: the model given the calibrated matches
-                        ranked = lookup.reranker.score(signals, index.programs) if signals.text is not None else []
                         category_outputs.setdefault("model+matches", []).append(
-                            lookup.category_given_matches(signals.category, ranked))
+                            lookup.category_given_matches(signals.category, scored.get("fused", [])))
             build = lambda v, t, ranked=None, aux=None: build_result(  # noqa: E731
                 clip.clip_id, index, base_threshold if ranked is None else ranked[1], signals.timings,
                 settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None, aux=aux)
@@ -89,12 +90,12 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
             if "text" in results:
                 results["text"][clip.clip_id] = build(None, signals.text or [])
             for name, model in rerankers.items():
-                if model is None or signals.text is None:
+                if name not in scored:
                     results[name][clip.clip_id] = lookup.result(signals, use_reranker=False)
                 else:
-                    aux = {n: signals.aux_visual[n] for n in model.settings.aux_visual if n in signals.aux_visual}
                     results[name][clip.clip_id] = build(signals.visual, signals.text,
-                                                        (model.score(signals, index.programs), model.threshold), aux)
+                                                        (scored[name], lookup.threshold_for(model)),
+                                                        model.aux_candidates(signals))
         except MediaError as e:
             failures.append(f"{clip.clip_id}: {e}")
             for name in run_names:

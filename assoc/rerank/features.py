@@ -79,10 +79,8 @@ def _episode_marker(parsed: ParsedTitle, program: Program | None) -> float:
 def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Program],
                  aux: tuple[str, ...] = ()) -> np.ndarray:
     """len(pids) x len(all_features(aux)) float32 rows, NaN where a signal has no evidence for a program."""
-    vis = {c.program_id: (r, c) for r, c in enumerate(signals.visual or [], 1)}
-    txt = {c.program_id: (r, c) for r, c in enumerate(signals.text or [], 1)}
-    vis_scores = sorted((c.score for c in signals.visual or []), reverse=True) + [0.0, 0.0]
-    txt_scores = sorted((c.score for c in signals.text or []), reverse=True) + [0.0, 0.0]
+    vis, vis_scores = _ranked(signals.visual or [])
+    txt, txt_scores = _ranked(signals.text or [])
     top_bm25 = max((c.bm25 or 0.0 for c in signals.text or []), default=0.0)
     rrf = rrf_scores(signals)
     predicted = signals.category.prediction().levels if signals.category is not None else None
@@ -96,15 +94,13 @@ def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Prog
         f: dict[str, float] = {"vis_present": 0.0, "txt_present": 0.0}
         if pid in vis:
             r, c = vis[pid]
-            other = vis_scores[1] if r == 1 else vis_scores[0]
             f.update(vis_present=1.0, vis_rank=r, vis_score=c.score, vis_score_ratio=_ratio(c.score, vis_scores[0]),
                      vis_raw_score=c.raw_score, vis_votes_share=c.votes / max(c.frames, 1),
                      vis_similarity=c.similarity, vis_max_similarity=c.max_similarity,
-                     vis_consistency=c.consistency, vis_coverage=c.coverage, vis_margin=c.score - other)
+                     vis_consistency=c.consistency, vis_coverage=c.coverage, vis_margin=c.score - _best_other(vis_scores, r))
         if pid in txt:
             r, c = txt[pid]
-            other = txt_scores[1] if r == 1 else txt_scores[0]
-            f.update(txt_present=1.0, txt_rank=r, txt_score=c.score, txt_margin=c.score - other,
+            f.update(txt_present=1.0, txt_rank=r, txt_score=c.score, txt_margin=c.score - _best_other(txt_scores, r),
                      fuzzy_title=float(c.fuzzy_field == "title"), fuzzy_alias=float(c.fuzzy_field == "alias"))
             if c.bm25 is not None:
                 f.update(bm25=c.bm25, bm25_rank=c.bm25_rank or NAN, bm25_ratio=_ratio(c.bm25, top_bm25))
@@ -115,28 +111,33 @@ def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Prog
         if signals.category is not None and program is not None:
             prior = signals.category.prior(program.category)
             f.update(cat_prior_1=prior[0], cat_prior_2=prior[1], cat_prior_3=prior[2],
-                     cat_agree=_agree_levels(predicted, program.category))
+                     cat_agree=agree_levels(predicted, program.category))
         f.update(episode_marker=_episode_marker(signals.parsed, program), has_names=float(bool(signals.parsed.names)),
                  rrf=rrf.get(pid, 0.0))
         for name, (ranked, scores) in aux_maps.items():
             f[f"{name}_present"] = 0.0
             if pid in ranked:
                 r, c = ranked[pid]
-                other = scores[1] if r == 1 else scores[0]
                 f.update({f"{name}_present": 1.0, f"{name}_rank": r, f"{name}_score": c.score,
                           f"{name}_score_ratio": _ratio(c.score, scores[0]), f"{name}_consistency": c.consistency,
-                          f"{name}_coverage": c.coverage, f"{name}_margin": c.score - other})
+                          f"{name}_coverage": c.coverage, f"{name}_margin": c.score - _best_other(scores, r)})
         for name, value in f.items():
             row[col[name]] = value
     return rows
 
 
-def _ranked(cands: list[VisualCandidate]) -> tuple[dict, list[float]]:
+def _ranked(cands: list) -> tuple[dict, list[float]]:
+    """program -> (rank, candidate), and the scores best first (padded, so the runner-up always exists)."""
     return ({c.program_id: (r, c) for r, c in enumerate(cands, 1)},
             sorted((c.score for c in cands), reverse=True) + [0.0, 0.0])
 
 
-def _agree_levels(predicted: list[tuple[str, float]], path) -> int:
+def _best_other(scores: list[float], rank: int) -> float:
+    """The best score among the other programs of a list (the runner-up's when this one is first)."""
+    return scores[1] if rank == 1 else scores[0]
+
+
+def agree_levels(predicted: list[tuple[str, float]], path) -> int:
     """Levels, from the top, where the predicted path equals the program's category."""
     n = 0
     for (name, _), truth in zip(predicted, path):

@@ -73,6 +73,13 @@ def _classifier(s: RerankSettings):
                          LogisticRegression(C=1.0, max_iter=2000))
 
 
+def feature_columns(settings: RerankSettings) -> tuple[list[str], list[int]]:
+    """The features a model with these settings reads, and their columns in `feature_rows(..., aux)`."""
+    names = all_features(settings.aux_visual)
+    used = [f for f in names if settings.use_category or f not in CATEGORY]
+    return used, [names.index(f) for f in used]
+
+
 @dataclass
 class TrainingSet:
     X: np.ndarray  # candidates x features
@@ -116,9 +123,7 @@ class Reranker:
         self.settings, self.classifier, self.calibrator = settings, classifier, calibrator
         self.threshold = threshold
         self.info = info or {}
-        names = all_features(settings.aux_visual)
-        self.features = [f for f in names if settings.use_category or f not in CATEGORY]
-        self._cols = [names.index(f) for f in self.features]
+        self.features, self._cols = feature_columns(settings)
         self._checksum: str | None = None
 
     def probabilities(self, X: np.ndarray) -> np.ndarray:
@@ -134,6 +139,10 @@ class Reranker:
         pool = candidate_pool(signals, self.settings.depth, aux)
         p = self.probabilities(feature_rows(signals, pool, programs, aux))
         return sorted(zip(pool, p.tolist()), key=lambda kv: (-kv[1], kv[0]))
+
+    def aux_candidates(self, signals: ClipSignals) -> dict:
+        """The auxiliary visual signals' candidates this model read (name -> candidates)."""
+        return {n: signals.aux_visual[n] for n in self.settings.aux_visual if n in signals.aux_visual}
 
     # saving and loading -------------------------------------------------------------------------
     def config(self) -> dict:
@@ -192,9 +201,7 @@ def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
     from sklearn.isotonic import IsotonicRegression
     from sklearn.model_selection import GroupKFold
 
-    names = all_features(settings.aux_visual)
-    cols = [names.index(f) for f in names if settings.use_category or f not in CATEGORY]
-    X = data.X[:, cols]
+    X = data.X[:, feature_columns(settings)[1]]
     n_clips = len(data.is_open)
     positives = int(data.y.sum())
     if positives < 2:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,22 +18,17 @@ from assoc.lookup import Associator, LookupSettings
 from assoc.media import probe_duration
 from assoc.service.app import create_app
 from assoc.service.config import ServiceConfig
+from eval.load import free_port
 
 KEY = "test-key"
 LOOKUP = LookupSettings(short_side=72)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
     """uvicorn serving `app` on a free loopback port in a background thread."""
 
     def __init__(self, app):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
