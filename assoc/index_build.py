@@ -148,7 +148,7 @@ def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | N
         if "text" in settings.signals:
             section, failures, text_index = build_text(catalog.programs, tmp, settings.text_backend, es,
                                                        settings.semantic_model, settings.semantic)
-            report.text_failures = [{"program_id": f.program_id, "reason": f.reason} for f in failures]
+            report.text_failures = [{"program_id": f.program_id, "reason": f.reason, "stage": "text"} for f in failures]
             body["text"] = section
             body["backends"]["text"] = section["text_index"]
         report.programs = report.programs or len(catalog.programs)

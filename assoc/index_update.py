@@ -227,3 +227,39 @@ def set_reranker(index_path: str | Path, model_dir: str | Path) -> dict:
         body["settings"] = dict(manifest.get("settings", {}), reranker_model=str(model_dir))
         write_manifest(tmp, body)
     return body["reranker"]
+
+
+def rebuild_text(index_path: str | Path, es: dict | None = None) -> dict:
+    """Index the index's own programs' text again (BM25 and semantic), keeping its vectors and models.
+
+    For a change of text analysis (tokenisers, fields, the semantic model) without re-encoding any
+    video. A re-ranker in the index is removed: its text features came from the old text index."""
+    from assoc.index_build import RERANKER_DIR
+    from assoc.text.signal import TEXT_DIR, build_text
+
+    index_path = Path(index_path)
+    manifest = read_manifest(index_path)
+    if "text" not in manifest["signals"]:
+        raise InputError(f"{index_path}: this index was built without the text signal; build it with text")
+    programs = read_jsonl_strict(index_path / PROGRAMS_FILE, Program)
+    old = manifest["text"]
+    backend = old["text_index"].get("backend", "tantivy")
+    semantic_model = old.get("semantic", {}).get("model")
+    with atomic_directory(index_path) as tmp:
+        _copy_into(index_path, tmp)
+        shutil.rmtree(tmp / TEXT_DIR, ignore_errors=True)
+        section, failures, text_index = build_text(programs, tmp, backend, es, semantic_model, "semantic" in old)
+        body = {k: v for k, v in manifest.items() if k not in ("format_version", "created", "files")}
+        body["text"] = section
+        body["backends"] = dict(manifest.get("backends", {}), text=section["text_index"])
+        failed = [{"program_id": f.program_id, "reason": f.reason, "stage": "text"} for f in failures]
+        body["failures"] = [f for f in manifest.get("failures", []) if f.get("stage") != "text"] + failed
+        body["counts"] = dict(manifest.get("counts", {}), text_failures=len(failed))
+        if "reranker" in body:
+            shutil.rmtree(tmp / RERANKER_DIR, ignore_errors=True)
+            section["dropped_reranker"] = body.pop("reranker")["checksum"]
+        write_manifest(tmp, body)
+    if hasattr(text_index, "publish"):
+        text_index.publish()
+    section["failures"] = failed
+    return section

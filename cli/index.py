@@ -28,6 +28,7 @@ def build(
     codec: str = typer.Option("SQ8", help="ivf: codes (SQ8, PQ32, Flat...)"),
     nprobe: int = typer.Option(16, help="ivf: lists probed per query (stored; settable per query)"),
     hnsw: bool = typer.Option(False, help="ivf: an HNSW coarse quantizer"),
+    refine: int = typer.Option(0, help="ivf: re-score refine x k candidates with exact float16 vectors (0: off)"),
     threshold: float = typer.Option(0.5, help="open-set threshold stored with the index"),
     signals: str = typer.Option("visual,text", help="what to index: visual, text, or both"),
     text_backend: str = typer.Option("tantivy", help="tantivy (embedded) or elasticsearch (ASSOC_ES_URL)"),
@@ -51,8 +52,8 @@ def build(
         fail("--text-backend elasticsearch needs ASSOC_ES_URL", EXIT_USAGE)
     build = BuildSettings(signals=wanted, text_backend=text_backend, semantic=semantic, semantic_model=semantic_model,
                           keyframe_fps=keyframe_fps, dedup_threshold=dedup, vector_backend=vector_backend,
-                          vector_params={"nlist": nlist, "codec": codec, "nprobe": nprobe, "hnsw_quantizer": hnsw}
-                          if vector_backend == "ivf" else {},
+                          vector_params={"nlist": nlist, "codec": codec, "nprobe": nprobe, "hnsw_quantizer": hnsw,
+                                         "refine": refine} if vector_backend == "ivf" else {},
                           open_set_threshold=threshold, category_model=str(category) if category else None,
                           compare_encoders=_named_dirs(compare_encoder or []))
     report = build_index(cat, out, enc if "visual" in wanted else None, build, progress=progress_bar("index"), es=es)
@@ -101,6 +102,24 @@ def reranker(index: Path = typer.Option(..., help="index directory"),
     section = set_reranker(index, model)
     typer.echo(f"re-ranker {section['checksum']} ({section['kind']}, open-set threshold {section['threshold']:.4f}; "
                f"ablations: {', '.join(section['ablations']) or 'none'}) is now in {index}")
+
+
+@app.command("text")
+@boundary
+def text(index: Path = typer.Option(..., help="index directory (replaced atomically)")) -> None:
+    """Index the programs' text again (BM25, semantic) after a change of text analysis, keeping the vectors."""
+    from assoc.index_update import rebuild_text
+
+    section = rebuild_text(index, es=settings().es())
+    for f in section["failures"]:
+        typer.echo(f"text failed: {f['program_id']}: {f['reason']}", err=True)
+    typer.echo(f"text of {index} rebuilt ({section['text_index']['backend']}"
+               f"{', semantic ' + section['semantic']['model'] if 'semantic' in section else ''})")
+    if "dropped_reranker" in section:
+        typer.echo(f"note: re-ranker {section['dropped_reranker']} was removed (it learned the old text scores): "
+                   "train it again with `assoc train reranker`", err=True)
+    if section["failures"]:
+        raise typer.Exit(1)
 
 
 @app.command("info")

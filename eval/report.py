@@ -71,6 +71,7 @@ def write_report(out_dir: str | Path, report: dict) -> None:
         parts.append(f"- {note}")
     if "category" in report:
         parts += ["", category_section(report["category"])]
-    for key in ("by_edit", "by_mention", "by_category"):
-        parts += ["", f"## {key.replace('_', ' ').capitalize()} (in-catalog clips)\n", breakdown_table(runs, key)]
+    for key in ("by_edit", "by_mention", "by_mention_group", "by_category"):
+        if all(key in r for r in runs.values()):  # reports written before a breakdown existed lack it
+            parts += ["", f"## {key.replace('_', ' ').capitalize()} (in-catalog clips)\n", breakdown_table(runs, key)]
     atomic_write_text(out_dir / "report.md", "\n".join(parts) + "\n")

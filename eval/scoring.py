@@ -9,6 +9,10 @@ from assoc.schema import Clip, Result
 from eval import metrics as M
 
 KS = (1, 5, 10, 50)
+# mention kinds reported together: what the text-path targets are stated over
+MENTION_GROUPS = {"title or alias (title, alias, traditional, typo)": ("title", "alias", "traditional", "typo"),
+                  "title with an episode marker": ("episode",), "person (character, cast)": ("character", "cast"),
+                  "none": ("none",)}
 
 
 def _retrieval(pairs: list[tuple[Clip, Result]]) -> dict:
@@ -49,6 +53,8 @@ def score_run(clips: Sequence[Clip], results: dict[str, Result]) -> dict:
     overall["failed"] = sum(r.error is not None for _, r in pairs)
     return {"overall": overall, "by_edit": _breakdown(inside, lambda c: c.edits or ["none"]),
             "by_mention": _breakdown(inside, lambda c: [c.mention or "unknown"]),
+            "by_mention_group": _breakdown(inside, lambda c: [g for g, kinds in MENTION_GROUPS.items()
+                                                              if c.mention in kinds]),
             "by_category": _breakdown(inside, lambda c: [c.category[0] if c.category else "unknown"])}
 
 

@@ -5,6 +5,11 @@ characters, lower-case, alphanumerics only), so `processor=None` is passed on pu
 unspaced Chinese: on strings without spaces its token scorers reduce to character-level ratios,
 and its partial alignment scores a short name inside a long title.
 
+A title or alias shorter than the name is scored by plain `ratio`, not WRatio: WRatio's partial
+alignment would give a two-character short name like 风暴 90 inside any longer name that contains
+it (冠军风暴 typed as 冠运风暴), but the name saying more than the alias is evidence against it. A name
+shorter than the title keeps WRatio's partial credit: uploaders write part of a title.
+
 WRatio over every title and alias of 60,000 programs costs about 170 ms a name, so a character
 inverted index first keeps the choices that share at least half of a name's distinct characters
 (a typo or a partial title still does); cdist then scores only those.
@@ -23,7 +28,18 @@ class FuzzyHit:
     program_id: str
     score: float  # 0-100
     field: str  # "title" or "alias"
-    matched: str
+    matched: str  # the title or alias it matched
+    query: str = ""  # the name that matched it
+
+
+def score_choices(name: str, choices: list[str], workers: int = 1) -> np.ndarray:
+    """0-100 per choice: WRatio where the choice is at least as long as the name, ratio where it is shorter."""
+    if not choices:
+        return np.zeros(0, np.float32)
+    wratio = process.cdist([name], choices, scorer=fuzz.WRatio, processor=None, dtype=np.float32, workers=workers)[0]
+    ratio = process.cdist([name], choices, scorer=fuzz.ratio, processor=None, dtype=np.float32, workers=workers)[0]
+    shorter = np.fromiter((len(c) < len(name) for c in choices), bool, len(choices))
+    return np.where(shorter, ratio, wratio)
 
 
 class FuzzyTitleMatcher:
@@ -66,12 +82,14 @@ class FuzzyTitleMatcher:
         if not names or not self.choices:
             return []
         best = np.zeros(len(self.choices), np.float32)  # per choice, its best score over the names
-        for name in names:
+        best_name = np.zeros(len(self.choices), np.int64)  # and the name that gave it
+        for n, name in enumerate(names):
             cand = self.candidates(name)
             if len(cand):
-                scores = process.cdist([name], [self.choices[c] for c in cand], scorer=fuzz.WRatio,
-                                       processor=None, dtype=np.float32, workers=workers)[0]
-                np.maximum.at(best, cand, scores)
+                scores = score_choices(name, [self.choices[c] for c in cand], workers)
+                better = scores > best[cand]  # candidates are distinct, so plain indexing is safe
+                best[cand[better]] = scores[better]
+                best_name[cand[better]] = n
         per_program = np.zeros(len(self.program_ids), np.float32)
         np.maximum.at(per_program, self.owner, best)
         top = np.argsort(-per_program, kind="stable")[:k]
@@ -81,5 +99,6 @@ class FuzzyTitleMatcher:
                 break
             mine = np.flatnonzero(self.owner == p)
             c = int(mine[np.argmax(best[mine])])
-            hits.append(FuzzyHit(self.program_ids[p], float(per_program[p]), self.fields[c], self.choices[c]))
+            hits.append(FuzzyHit(self.program_ids[p], float(per_program[p]), self.fields[c], self.choices[c],
+                                 names[best_name[c]]))
         return hits

@@ -18,7 +18,7 @@ from assoc.visual import VisualCandidate
 VISUAL = ["vis_present", "vis_rank", "vis_score", "vis_score_ratio", "vis_raw_score", "vis_votes_share",
           "vis_similarity", "vis_max_similarity", "vis_consistency", "vis_coverage", "vis_margin"]
 TEXT = ["txt_present", "txt_rank", "txt_score", "txt_margin", "bm25", "bm25_rank", "bm25_ratio", "fuzzy",
-        "fuzzy_title", "fuzzy_alias", "semantic"]
+        "fuzzy_title", "fuzzy_alias", "semantic", "entity_character", "entity_cast", "entity_share"]
 CATEGORY = ["cat_prior_1", "cat_prior_2", "cat_prior_3", "cat_agree"]
 CLIP = ["episode_marker", "has_names", "rrf"]
 FEATURES = VISUAL + TEXT + CATEGORY + CLIP
@@ -101,7 +101,10 @@ def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Prog
         if pid in txt:
             r, c = txt[pid]
             f.update(txt_present=1.0, txt_rank=r, txt_score=c.score, txt_margin=c.score - _best_other(txt_scores, r),
-                     fuzzy_title=float(c.fuzzy_field == "title"), fuzzy_alias=float(c.fuzzy_field == "alias"))
+                     fuzzy_title=float(c.fuzzy_field == "title"), fuzzy_alias=float(c.fuzzy_field == "alias"),
+                     entity_character=float(c.entity == "characters"), entity_cast=float(c.entity == "cast"))
+            if c.entity_share is not None:
+                f["entity_share"] = 1.0 / c.entity_share  # 1: the name identifies this program alone
             if c.bm25 is not None:
                 f.update(bm25=c.bm25, bm25_rank=c.bm25_rank or NAN, bm25_ratio=_ratio(c.bm25, top_bm25))
             if c.fuzzy is not None:

@@ -15,10 +15,12 @@ NOISE = ("名场面合集", "名场面", "高能", "混剪", "合集", "神剪�
          "高光", "演技", "reaction", "highlights", "best moments", "fan edit", "full scene", "compilation", "must watch",
          "cut", "lol", "edit", "clip", "shorts", "这段太好笑了", "今天的快乐", "绝了绝了", "看哭了", "经典片段", "随手分享",
          "不看后悔", "this scene though", "wait for it", "omg")
-_NOISE_RE = re.compile("|".join(re.escape(n) for n in sorted(NOISE, key=len, reverse=True)), re.IGNORECASE)
+_NOISE_RE = re.compile("|".join(re.escape(n).replace(r"\ ", r"\s+") for n in sorted(NOISE, key=len, reverse=True)),
+                       re.IGNORECASE)
 _BRACKETS = re.compile(r"[《【「『“\"]([^》】」』”\"]{1,40})[》】」』”\"]")
 _EPISODE = re.compile(rf"第{_NUM}集|\bEP\.?\s?(\d+)\b|\bE(\d+)\b|\bPart\s?(\d+)\b|\bS(\d+)\s?E(\d+)\b|第{_NUM}季|\bSeason\s?(\d+)\b",
                       re.IGNORECASE)
+_SEASON = re.compile(rf"第{_NUM}季|\bS\d+\s?E\d+\b|\bSeason\s?\d+\b", re.IGNORECASE)
 _HASHTAG = re.compile(r"#\S+")
 _SEPARATORS = re.compile(r"[|｜/\\·•:：,，。!！?？~～\-—_()（）\[\]]+")
 
@@ -41,13 +43,39 @@ def _cn(n: int) -> str:
     return ("" if n < 20 else digits[n // 10]) + "十" + (digits[n % 10] if n % 10 else "")
 
 
+_TOKEN = re.compile(r"[^\s《》【】「」『』“”\"|｜/\\·•:：,，。!！?？~～\-—_()（）\[\]]+")
+_NUMERALS = "二三四五六七八九十"
+_COUNTERS = set("集期名次部章话回个天年位")  # 第二集, 第二名...: markers of other things, never seasons
+GUESSED_SEASONS = (2, 3, 4)  # an unreadable season number: the seasons a title is tried with
+
+
+def fuzzy_season(token: str) -> int | None:
+    """A season marker one typo away from 第N季 (N = 2-10): its number, 0 when unreadable, else None.
+
+    二季 and 问二季 (第 dropped or replaced), 第二问 (季 replaced), 第季 and 第安季 (the number lost)."""
+    if not 2 <= len(token) <= 3 or re.fullmatch(rf"第{_NUM}季", token):
+        return None
+    if "季" in token:
+        if re.fullmatch(rf".?[{_NUMERALS}]季", token):
+            return cn_to_int(token[-2])
+        if re.fullmatch("第.?季", token):
+            return 0
+        return None
+    if len(token) == 3 and token[0] == "第" and token[1] in _NUMERALS and token[2] not in _COUNTERS:
+        return cn_to_int(token[1])
+    return None
+
+
 @dataclass
 class ParsedTitle:
     names: list[str] = field(default_factory=list)  # candidate program names, most likely first
     episode: int | None = None
-    season: int | None = None
+    season: int | None = None  # 0: a season marker whose number a typo made unreadable
     part: int | None = None
     text: str = ""  # the cleaned remainder: noise, markers and hashtags removed
+    # the title's pieces with only their outermost noise word removed: "Arena Highlights highlights"
+    # keeps the title word that `text` lost with the noise ("Arena"); compared as titles, never searched
+    variants: list[str] = field(default_factory=list)
 
     def to_query(self) -> TextQuery:
         return TextQuery(names=list(self.names), text=self.text)
@@ -57,10 +85,17 @@ def parse_title(title: str, description: str = "") -> ParsedTitle:
     """Extract names (《》, 【】, quotes, text before an episode marker), markers, and clean text."""
     text = normalize(f"{title} {description}")
     parsed = ParsedTitle()
-    names = [m.group(1).strip() for m in _BRACKETS.finditer(text)]
     first_marker = None
+    if not _SEASON.search(text):
+        for i, m in enumerate(_TOKEN.finditer(text)):
+            season = fuzzy_season(m.group(0)) if i else None  # a first token is a name (四季), never a marker
+            if season is not None:
+                parsed.season, first_marker = season, m.start()
+                text = text[:m.start()] + " " + text[m.end():]  # the garbled marker is not searchable text
+                break
+    names = [m.group(1).strip() for m in _BRACKETS.finditer(text)]
     for m in _EPISODE.finditer(text):
-        first_marker = first_marker if first_marker is not None else m.start()
+        first_marker = m.start() if first_marker is None else min(first_marker, m.start())
         g = m.groups()
         if g[0] or g[1] or g[2]:
             parsed.episode = parsed.episode or cn_to_int(g[0] or g[1] or g[2])
@@ -85,9 +120,25 @@ def parse_title(title: str, description: str = "") -> ParsedTitle:
     names = [n for n in (_NOISE_RE.sub(" ", x).strip() for x in names) if n]
     if parsed.season and parsed.season >= 2:  # "X 第二季" names the season's program, not X
         names = [_with_season(n, parsed.season) for n in names]
+    elif parsed.season == 0:  # some later season of X: try the likely ones
+        names = [_with_season(n, s) for n in names for s in GUESSED_SEASONS]
     seen: set[str] = set()
     parsed.names = [n for n in names if not (n in seen or seen.add(n))]
+    parsed.variants = [v for v in _outer_noise_stripped(title) if v not in seen and not seen.add(v)]
     return parsed
+
+
+def _outer_noise_stripped(title: str) -> list[str]:
+    """Pieces of the title (between brackets and separators) that hold a noise word and something
+    else, whole and with the noise word at each end removed: a title word may be a noise word."""
+    out = []
+    for piece in _SEPARATORS.split(re.sub(r"[《》【】「」『』“”\"]", "|", _EPISODE.sub(" ", normalize(title)))):
+        piece = piece.strip()
+        if not _NOISE_RE.search(piece) or not _NOISE_RE.sub("", piece).strip():
+            continue
+        trimmed = re.sub(rf"^(?:{_NOISE_RE.pattern})\s*|\s*(?:{_NOISE_RE.pattern})$", "", piece, flags=re.IGNORECASE)
+        out += [piece] + ([trimmed.strip()] if _NOISE_RE.search(trimmed) else [])
+    return out
 
 
 def _with_season(name: str, season: int) -> str:

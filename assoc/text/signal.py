@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from assoc.schema import Program
+from assoc.text.entities import EntityMatcher
 from assoc.text.normalize import compact, normalize
 from assoc.text.query import ParsedTitle, parse_title
 from assoc.text.semantic import SemanticModel, program_text
@@ -21,25 +22,39 @@ SEMANTIC_FILE = "text/semantic.npy"
 SEMANTIC_IDS = "text/semantic_ids.json"
 
 
-# How the three text sub-signals combine, set by hand (not fitted): BM25 relative to the query's best
-# hit, fuzzy title similarity, and semantic cosine as a tie-breaker (all-MiniLM-L6-v2 is an English
-# model and weak on Chinese). Rank fusion would ignore how far ahead BM25's best hit is.
-WEIGHTS = {"bm25": 0.5, "fuzzy": 0.4, "semantic": 0.1}
+# How the text sub-signals combine, set by hand (not fitted): BM25 relative to the query's best hit,
+# fuzzy title similarity, an exact character or cast name, and semantic cosine as a tie-breaker
+# (all-MiniLM-L6-v2 is an English model and weak on Chinese). Rank fusion would ignore how far ahead
+# BM25's best hit is. The score is the weighted mean, in [0, 1].
+WEIGHTS = {"bm25": 0.5, "fuzzy": 0.4, "entity": 0.5, "semantic": 0.1}
+# BM25 is read this deep whatever k is, so that a program found by its fuzzy title or an exact name
+# also gets its BM25 score (a typo'd English title still shares most of its words with the program).
+BM25_DEPTH = 50
+
+
+def fuzzy_strength(score: float) -> float:
+    """A 0-100 fuzzy score as evidence in [0, 1]: 50 or less (half the characters) says nothing."""
+    return (max(0.0, score - 50.0) / 50.0) ** 2
 
 
 @dataclass
 class TextCandidate:
     program_id: str
-    score: float  # WEIGHTS-weighted sum of the normalised sub-signal scores, in [0, 1]
+    score: float  # WEIGHTS-weighted mean of the normalised sub-signal scores, in [0, 1]
     bm25: float | None = None
     bm25_rank: int | None = None
     fuzzy: float | None = None
     fuzzy_field: str | None = None
     semantic: float | None = None
+    entity: str | None = None  # "characters" or "cast": the text names one of the program's people exactly
+    entity_share: int | None = None  # how many programs have that name
 
 
 def text_doc(p: Program) -> TextDoc:
-    return TextDoc(program_id=p.program_id, title=normalize(p.title), aliases=[normalize(a) for a in p.aliases],
+    title = normalize(p.title)
+    # an alias that normalises to the title (a traditional spelling) or to another alias would count twice
+    aliases = [a for a in dict.fromkeys(normalize(a) for a in p.aliases) if a.lower() != title.lower()]
+    return TextDoc(program_id=p.program_id, title=title, aliases=aliases,
                    characters=[normalize(c) for c in p.characters], cast=[normalize(c) for c in p.cast],
                    description=normalize(p.description), year=p.year, category=list(p.category))
 
@@ -72,6 +87,7 @@ class TextSignal:
                  semantic_model: str | None = None):
         self.index = open_text_index(section["text_index"], root / TANTIVY_DIR, **(es or {}))
         self.fuzzy = fuzzy_matcher(programs)
+        self.entities = EntityMatcher(programs)
         self.semantic = None
         if "semantic" in section:
             self.semantic = SemanticModel(semantic_model or section["semantic"]["model"])
@@ -89,21 +105,34 @@ class TextSignal:
         def cand(pid: str) -> TextCandidate:
             return found.setdefault(pid, TextCandidate(pid, 0.0))
 
-        hits = self.index.search(query, k)
-        top_bm25 = max((h.score for h in hits), default=0.0)
-        for h in hits:
-            c = cand(h.program_id)
-            c.bm25, c.bm25_rank = h.score, h.rank
-            c.score += WEIGHTS["bm25"] * h.score / top_bm25
-        names = [compact(n) for n in parsed.names] or [compact(parsed.text)]
+        names = ([compact(n) for n in parsed.names] or [compact(parsed.text)]) + [compact(v) for v in parsed.variants]
+        entities = self.entities.search(" ".join(parsed.names + [parsed.text]))
+        people = {e.name.replace(" ", "") for e in entities}
         for h in self.fuzzy.search(names, k):
+            if h.matched != h.query and h.query in people:
+                continue  # a person's name inside a longer title is not that title (exact titles still count)
             c = cand(h.program_id)
             c.fuzzy, c.fuzzy_field = h.score, h.field
-            c.score += WEIGHTS["fuzzy"] * h.score / 100.0
+            c.score += WEIGHTS["fuzzy"] * fuzzy_strength(h.score)
+        for e in entities[:max(k, BM25_DEPTH)]:
+            c = cand(e.program_id)
+            c.entity, c.entity_share = e.field, e.share
+            c.score += WEIGHTS["entity"]
+        bm25 = self.index.search(query, max(k, BM25_DEPTH))
+        top_bm25 = max((h.score for h in bm25), default=0.0)
+        for h in bm25:
+            # past the top k, BM25 only scores programs another sub-signal found
+            if h.rank <= k or h.program_id in found:
+                c = cand(h.program_id)
+                c.bm25, c.bm25_rank = h.score, h.rank
+                c.score += WEIGHTS["bm25"] * h.score / top_bm25
         if self.semantic is not None and found:
             # semantic similarity re-weighs the lexical candidates; alone it would only add noise
             q = self.semantic.encode([" ".join(parsed.names + [parsed.text])])[0]
             for c in found.values():
                 c.semantic = float(self.vectors[self.vector_row[c.program_id]] @ q)
                 c.score += WEIGHTS["semantic"] * max(0.0, c.semantic)
+        total = sum(WEIGHTS.values())
+        for c in found.values():
+            c.score /= total
         return sorted(found.values(), key=lambda c: (-c.score, c.program_id))[:k]

@@ -77,3 +77,32 @@ def test_cli_add_and_remove(split_index, tiny_universe):
     assert r.exit_code == 2 and f"error: not in index {path}: nope" in r.output
     manifest = json.loads((path / "manifest.json").read_text())
     assert manifest["counts"]["programs"] == 6 and manifest["updates"][-1]["removed"] == [a, b]
+
+
+def test_text_rebuild_keeps_the_vectors_and_models(tiny_index, tmp_path):
+    from assoc.index_build import VISUAL_DIR
+    from assoc.text.signal import TANTIVY_DIR
+
+    path = tmp_path / "idx"
+    shutil.copytree(tiny_index, path)
+    before = json.loads((path / "manifest.json").read_text())
+    vectors = {f.name: f.read_bytes() for f in (path / VISUAL_DIR).iterdir() if f.is_file()}
+    shutil.rmtree(path / TANTIVY_DIR)  # a lost or stale text index is what the command is for
+    r = CliRunner().invoke(app, ["index", "text", "--index", str(path)])
+    assert r.exit_code == 0 and f"text of {path} rebuilt (tantivy, semantic" in r.output, r.output
+    after = json.loads((path / "manifest.json").read_text())
+    assert {f.name: f.read_bytes() for f in (path / VISUAL_DIR).iterdir() if f.is_file()} == vectors
+    assert after["signals"] == before["signals"] and after.get("category") == before.get("category")
+    index = open_index(path)  # verifies every file's checksum
+    program = next(iter(index.programs.values()))
+    top = Lookup(index, signals=["text"]).lookup_video(None, "c", title=f"《{program.title}》").candidates[0]
+    assert top.program_id == program.program_id
+
+
+def test_text_rebuild_of_an_index_without_text_is_refused(tmp_path, tiny_universe, taxonomy):
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    catalog.programs = catalog.programs[:1]
+    build_index(catalog, tmp_path / "vis", create_encoder("test_efficientnet", dim=32, image_size=64, seed=0),
+                BuildSettings(keyframe_fps=1.0, short_side=72, signals=("visual",)))
+    r = CliRunner().invoke(app, ["index", "text", "--index", str(tmp_path / "vis")])
+    assert r.exit_code == 2 and "was built without the text signal" in r.output, r.output

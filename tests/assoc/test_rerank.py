@@ -68,12 +68,19 @@ def test_calibration_figures_by_hand():
         (1 / 3) * 0.05 + (2 / 3) * abs(0.5 - 0.95))
     prf = open_set_prf([True, True, False, False], [True, False, True, False])
     assert (prf["precision"], prf["recall"], prf["tp"], prf["fp"], prf["fn"]) == (0.5, 0.5, 1, 1, 1)
-    conf = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
-    is_open = np.array([True, True, False, True, False])
-    t, chosen = choose_threshold(conf, is_open, 0.95)  # conf < 0.3: both open, precision 1; 0.8 adds a wrong one
-    assert t == pytest.approx(0.3) and chosen["precision"] == 1.0 and chosen["reached_target"]
-    t, chosen = choose_threshold(conf, is_open, 1.01)  # unreachable: the best-F1 threshold, flagged
+    # 80 unknown clips at 0.1, then 5 unknown and 5 known at 0.5, then 20 known at 0.9
+    conf = np.array([0.1] * 80 + [0.5] * 10 + [0.9] * 20)
+    is_open = np.array([True] * 85 + [False] * 25)
+    t, chosen = choose_threshold(conf, is_open, 0.95)  # conf < 0.5: 80 of 80, lower bound 80 / 82.7 = 0.967
+    assert t == pytest.approx(0.5) and chosen["precision"] == 1.0 and chosen["reached_target"]
+    assert chosen["precision_lower_bound"] == pytest.approx(80 / (80 + 1.645**2))
+    t, chosen = choose_threshold(conf, is_open, 0.99)  # unreachable: the best-F1 threshold, flagged
     assert not chosen["reached_target"] and chosen["f1"] > 0
+    # three lucky decisions are not "precision 1.0": the bound of 3 of 3 is 0.53
+    conf = np.array([0.05] * 3 + [0.2] * 30 + [0.3] * 30)
+    is_open = np.array([True] * 3 + [False] * 30 + [True] * 30)
+    t, chosen = choose_threshold(conf, is_open, 0.95)
+    assert not chosen["reached_target"] and chosen["recall"] == 1.0  # the best F1: everything below 0.3+
 
 
 def test_top_confidence_picks_each_clips_best_candidate():
@@ -157,3 +164,17 @@ def test_reranker_for_another_encoder_is_refused(trained, tiny_index, tmp_path):
         set_reranker(index_dir, other)
     with pytest.raises(InputError, match="has no re-ranker"):
         Associator.open(index_dir, LOOKUP, scorer="rerank")
+
+
+def test_text_rebuild_removes_the_reranker_that_learned_the_old_text_scores(trained, tiny_index, tmp_path):
+    from assoc.index_build import RERANKER_DIR
+    from assoc.index_update import rebuild_text
+
+    out, _ = trained
+    index_dir = tmp_path / "idx"
+    shutil.copytree(tiny_index, index_dir)
+    checksum = set_reranker(index_dir, out)["checksum"]
+    section = rebuild_text(index_dir)
+    assert section["dropped_reranker"] == checksum and not (index_dir / RERANKER_DIR).exists()
+    assert "reranker" not in open_index(index_dir).manifest
+    assert Associator.open(index_dir, LOOKUP).reranker is None  # auto falls back to RRF

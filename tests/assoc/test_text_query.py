@@ -37,3 +37,24 @@ def test_chinese_numbers(s, n):
 def test_normalisation():
     assert normalize("甄嬛傳　ＥＰ３") == "甄嬛传 EP3"
     assert compact("Chang'an  Secret Files") == "changansecretfiles"
+
+
+@pytest.mark.parametrize("title,names,season,text", [
+    ("云海祖师传 二季 笑死", ["云海祖师传 第二季"], 2, "云海祖师传 第二季 season 2"),  # 第 dropped
+    ("抢先看|向往好声音季 问二季", ["向往好声音季 第二季"], 2, "向往好声音季 第二季 season 2"),  # 第 replaced
+    ("【星辰物语 第二问】花絮", ["星辰物语 第二季"], 2, "星辰物语 第二季 season 2"),  # 季 replaced
+    ("乘风挑战 第季 名场面", ["乘风挑战 第二季", "乘风挑战 第三季", "乘风挑战 第四季"], 0, "乘风挑战"),  # number lost
+    ("【灵笼赐福传 第安季】太好哭了", ["灵笼赐福传 第二季", "灵笼赐福传 第三季", "灵笼赐福传 第四季"], 0, "灵笼赐福传"),
+    ("四季 名场面", [], None, "四季"),  # a first token is a name, never a marker
+    ("星光 第二名", [], None, "星光 第二名"),  # 第二名 counts something else
+])
+def test_season_markers_one_typo_away(title, names, season, text):
+    p = parse_title(title)
+    assert (p.names, p.season, p.text) == (names, season, text)
+
+
+def test_title_words_that_are_noise_words_survive_as_variants():
+    p = parse_title("Arena Highlights highlights")
+    assert p.text == "Arena" and p.variants == ["Arena Highlights highlights", "Arena Highlights"]
+    assert parse_title("名场面|高能 演技").variants == []  # nothing but noise
+    assert parse_title("Froest China cut", "#reaction #best moments").text == "Froest China"  # hashtag spacing

@@ -44,3 +44,12 @@ def test_unreachable_elasticsearch_degrades_the_lookup(tiny_index):
     index.manifest = dict(index.manifest, signals=["text"])
     result = Lookup(index, signals=["text"]).lookup_video(None, "c", title="长安秘闻录")
     assert result.degraded == ["text"] and result.candidates == [] and result.match is None
+
+
+def test_a_character_name_alone_finds_its_program_through_the_entity_dictionary(text_lookup, programs):
+    signal = text_lookup.index.text_signal()
+    for p in programs:
+        owners = {q.program_id for q in programs if p.characters[-1] in q.characters}
+        cands = signal.candidates(f"{p.characters[-1]} 名场面")
+        assert cands[0].program_id in owners and cands[0].entity == "characters", p.characters[-1]
+        assert {c.program_id for c in cands if c.entity} == owners and cands[0].entity_share == len(owners)

@@ -74,7 +74,10 @@ def test_batch_lookup_and_eval(tiny_index, tiny_universe, tmp_path):
     assert "| visual | 7 |" in result.output and "| color_histogram | 7 |" in result.output
     data = json.loads((report / "report.json").read_text())
     assert set(data["runs"]) == {"visual", "color_histogram", "text", "fused"}
-    assert {"by_edit", "by_mention", "by_category"} <= set(data["runs"]["visual"])
+    assert {"by_edit", "by_mention", "by_mention_group", "by_category"} <= set(data["runs"]["visual"])
+    text = data["runs"]["text"]  # a group's count is the sum of its mention kinds' counts
+    group = text["by_mention_group"].get("person (character, cast)", {"n": 0})["n"]
+    assert group == sum(text["by_mention"].get(k, {"n": 0})["n"] for k in ("character", "cast"))
     assert (report / "report.md").read_text().startswith("# assoc evaluation")
     rescored = run("eval", "--results", out, "--queries", queries, "--out", tmp_path / "r2")
     assert rescored.exit_code == 0

@@ -1,9 +1,8 @@
-"""The fuzzy matcher's character prefilter against brute-force WRatio over every choice."""
+"""The fuzzy matcher's character prefilter against brute-force scoring of every choice; its length rule."""
 
 import numpy as np
-from rapidfuzz import fuzz, process
 
-from indexes.fuzzy import FuzzyTitleMatcher
+from indexes.fuzzy import FuzzyTitleMatcher, score_choices
 
 CHARS = list("长安秘闻录恋歌星际行动风华人家记铁血孤岛梦想大会少年奇缘地球工匠巴学堂乐园追暴")
 
@@ -16,7 +15,7 @@ def test_prefilter_keeps_every_strong_match():
     matcher = FuzzyTitleMatcher(ids, titles, aliases)
     for q in [titles[5], titles[7][1:], titles[9][:3] + "录", "长安秘闻录"]:
         got = matcher.search([q], k=5)
-        brute = process.cdist([q], matcher.choices, scorer=fuzz.WRatio, processor=None)[0]
+        brute = score_choices(q, matcher.choices)
         per_program = {}
         for c, s in enumerate(brute):
             pid = ids[matcher.owner[c]]
@@ -31,3 +30,13 @@ def test_field_and_length_floor():
     hit = m.search(["changansecertfiles"], 2)[0]
     assert hit.program_id == "p1" and hit.field == "alias" and hit.score >= 90
     assert m.search(["长"], 2) == []  # one character is too short to compare
+
+
+def test_short_alias_inside_a_longer_name_is_not_a_match():
+    # 冠运风暴 is a typo of 冠军风暴; the short alias 风暴 of another program is contained in it
+    m = FuzzyTitleMatcher(["p1", "p2"], ["冠军风暴", "风暴危机"], [["冠军"], ["风暴"]])
+    hits = m.search(["冠运风暴"], 2)
+    assert hits[0].program_id == "p1" and hits[0].query == "冠运风暴"
+    assert {h.program_id: h.score for h in hits}["p2"] < 70
+    # a name shorter than the title keeps partial credit (an uploader writes part of a title)
+    assert m.search(["冠军风"], 1)[0].score >= 85

@@ -98,6 +98,13 @@ class TestFaissIVFExhaustive(VectorIndexConformance):
     params = {"nlist": 8, "codec": "Flat", "nprobe": 8}
 
 
+class TestFaissIVFRefined(VectorIndexConformance):
+    """Lossy PQ codes probing every list, re-scored with float32 vectors: exact again."""
+
+    backend = "ivf"
+    params = {"nlist": 8, "codec": "PQ4x4", "nprobe": 8, "refine": 40, "refine_dtype": "float32"}
+
+
 def clustered(rng, n_clusters, per, d, spread=0.15):
     centres = unit(rng, n_clusters, d)
     x = np.repeat(centres, per, axis=0) + spread * rng.normal(size=(n_clusters * per, d)).astype(np.float32) / np.sqrt(d)
@@ -163,3 +170,32 @@ def test_hnsw_quantizer_beam_is_set_for_adds_and_kept_on_load(tmp_path):
     loaded = load_vector_index(tmp_path)
     assert loaded.params["ef_search"] == 64 and loaded._hnsw_quantizer().hnsw.efSearch == 64
     assert create_vector_index("ivf", 32, nlist=16, codec="SQ8")._hnsw_quantizer() is None
+
+
+# fast-scan PQ at 4 bits a sub-vector finds only a quarter of the true neighbours alone: a wide refine
+@pytest.mark.parametrize("codec,factor,floor", [("SQ8", 4, 0.98), ("PQ16x4fs", 30, 0.95)])
+def test_refining_recovers_the_exact_order_that_codes_blur(codec, factor, floor, tmp_path):
+    rng = np.random.default_rng(4)
+    xb = clustered(rng, 40, 100, 64, spread=0.6)
+    xq = unit(rng, 30, 64)
+    exact = BruteForceIndex(64)
+    exact.add(np.arange(len(xb)), xb)
+    De, Ie = exact.search(xq, 10)
+    recall = {}
+    for refine in (0, factor):
+        ivf = create_vector_index("ivf", 64, nlist=16, codec=codec, nprobe=16, refine=refine)
+        ivf.train(xb)
+        ivf.add(np.arange(len(xb)), xb)
+        D, I = ivf.search(xq, 10)
+        recall[refine] = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(I, Ie)])
+    assert recall[factor] >= floor and recall[factor] > recall[0], recall
+    found = (I == Ie).all(1)  # rows where the same ten came back: float16 scores within about 1e-3
+    np.testing.assert_allclose(D[found], De[found], atol=2e-3)
+    save_vector_index(ivf, tmp_path)
+    again = load_vector_index(tmp_path)
+    assert again.params["refine"] == factor and (tmp_path / "raw_vectors.npy").exists()
+    np.testing.assert_array_equal(again.search(xq, 10)[1], I)
+    assert again.remove(I[:, 0]) > 0 and not np.isin(again.search(xq, 10)[1], I[:, 0]).any()
+    with pytest.raises(IndexCorruptError, match="raw_vectors.npy"):
+        (tmp_path / "raw_vectors.npy").write_bytes(b"junk")
+        load_vector_index(tmp_path)
