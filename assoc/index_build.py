@@ -41,6 +41,7 @@ class BuildSettings:
     vector_params: dict = field(default_factory=dict)  # e.g. {"nlist": 1024, "codec": "SQ8", "nprobe": 16} for ivf
     train_sample: int = 100_000
     histogram_baseline: bool = True
+    thumbnail_baseline: bool = True  # the luminance-layout descriptor (assoc/encoders/thumbnail.py)
     untrained_baseline: bool = True  # with a trained encoder, also index an untrained one of its kind
     open_set_threshold: float = 0.5
     calibration_frames: int = 1024
@@ -109,6 +110,8 @@ def _baseline_encoders(encoder: FrameEncoderBase, catalog: Catalog, settings: Bu
     out: dict[str, FrameEncoderBase] = {}
     if settings.histogram_baseline:
         out["color_histogram"] = create_encoder("color_histogram")
+    if settings.thumbnail_baseline:
+        out["luma_thumbnail"] = create_encoder("luma_thumbnail")
     if settings.untrained_baseline and isinstance(encoder, TimmFrameEncoder) and encoder.trained:
         untrained = create_encoder(encoder.arch, dim=encoder.dim, image_size=encoder.image_size, seed=encoder.seed)
         untrained.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))

@@ -128,7 +128,7 @@ def reranker(
     depth: int = typer.Option(20, help="each signal's top programs that enter the candidate pool"),
     target_precision: float = typer.Option(0.95, help="precision of the no-match decision the threshold aims for"),
     aux_visual: str = typer.Option("auto", help="the index's other visual encoders to read too (comma list; auto: "
-                                                "color_histogram when the index has it; none)"),
+                                                "color_histogram and luma_thumbnail when the index has them; none)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from assoc.encoders.base import FrameEncoderBase
 from assoc.encoders.histogram import ColorHistogramEncoder
+from assoc.encoders.thumbnail import LumaThumbnailEncoder
 from assoc.encoders.timm_encoder import TimmFrameEncoder
 from assoc.errors import InputError
 
-ENCODER_KINDS = {"timm": TimmFrameEncoder, "color_histogram": ColorHistogramEncoder}
+ENCODER_KINDS = {"timm": TimmFrameEncoder, "color_histogram": ColorHistogramEncoder,
+                 "luma_thumbnail": LumaThumbnailEncoder}
 # timm architectures we support; tinynet_* are EfficientNets scaled down (TinyNet), cheap enough to
 # train on a CPU; test_efficientnet is timm's tiny test model, for tests
 TIMM_ARCHS = ("efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_lite0",
@@ -16,12 +18,14 @@ TIMM_ARCHS = ("efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficien
 
 
 def list_encoders() -> list[str]:
-    return [*TIMM_ARCHS, "color_histogram"]
+    return [*TIMM_ARCHS, "color_histogram", "luma_thumbnail"]
 
 
 def create_encoder(name: str, **kwargs) -> FrameEncoderBase:
     if name == "color_histogram":
         return ColorHistogramEncoder(**{k: v for k, v in kwargs.items() if k == "bins"})
+    if name == "luma_thumbnail":
+        return LumaThumbnailEncoder(**{k: v for k, v in kwargs.items() if k == "size"})
     if name in TIMM_ARCHS:
         return TimmFrameEncoder(arch=name, **kwargs)
     raise InputError(f"unknown encoder '{name}'; known encoders: {', '.join(list_encoders())}")

@@ -15,8 +15,8 @@ from assoc.errors import InputError, MediaError
 from assoc.rerank.model import RerankSettings, fit_reranker, training_set
 
 ABLATIONS_DIR = "ablations"
-AUTO = ("auto",)  # RerankSettings.aux_visual: the index's colour-histogram baseline when it has one
-AUTO_AUX = ("color_histogram",)
+AUTO = ("auto",)  # RerankSettings.aux_visual: the index's hand-made visual baselines that it has
+AUTO_AUX = ("color_histogram", "luma_thumbnail")
 
 
 def index_identity(manifest: dict) -> dict:

@@ -10,7 +10,7 @@ FRAMES = np.random.default_rng(0).integers(0, 256, (5, 36, 64, 3), dtype=np.uint
 
 
 def small(name):
-    kw = {} if name == "color_histogram" else {"dim": 16, "image_size": 32}
+    kw = {} if name in ("color_histogram", "luma_thumbnail") else {"dim": 16, "image_size": 32}
     return create_encoder(name, **kw)
 
 
@@ -71,3 +71,19 @@ def test_local_weight_file_is_loaded(tmp_path):
         assert torch.equal(a, b), k
     with pytest.raises(ModelError, match="not found"):
         create_encoder("test_efficientnet", weights=tmp_path / "absent.pth")
+
+
+def test_luma_thumbnail_ignores_colour_borders_and_flips():
+    rng = np.random.default_rng(1)
+    layout = np.linspace(40, 160, 72)[:, None] + np.zeros((72, 128))  # a sky-to-ground ramp...
+    layout[10:30, 20:50] = 250  # ...with something bright on the left
+    frame = np.clip(layout[..., None] + rng.integers(-10, 10, (72, 128, 3)), 0, 255).astype(np.uint8)
+    enc = create_encoder("luma_thumbnail")
+    base = enc.embed(frame[None])[0]
+    tinted = np.clip(frame.astype(int) * [1.2, 0.9, 0.6] + 20, 0, 255).astype(np.uint8)  # colour and brightness
+    boxed = np.zeros((112, 128, 3), np.uint8)
+    boxed[20:92] = frame  # letterboxed
+    others = enc.embed(np.stack([tinted, frame[:, ::-1]]))
+    assert (others @ base > 0.95).all()
+    assert enc.embed(boxed[None])[0] @ base > 0.95
+    assert enc.embed(rng.integers(0, 256, (1, 72, 128, 3), dtype=np.uint8))[0] @ base < 0.5  # another picture

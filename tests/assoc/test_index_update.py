@@ -87,12 +87,13 @@ def test_text_rebuild_keeps_the_vectors_and_models(tiny_index, tmp_path):
     shutil.copytree(tiny_index, path)
     before = json.loads((path / "manifest.json").read_text())
     vectors = {f.name: f.read_bytes() for f in (path / VISUAL_DIR).iterdir() if f.is_file()}
-    shutil.rmtree(path / TANTIVY_DIR)  # a lost or stale text index is what the command is for
+    segments = {f.name for f in (path / TANTIVY_DIR).iterdir()}
     r = CliRunner().invoke(app, ["index", "text", "--index", str(path)])
     assert r.exit_code == 0 and f"text of {path} rebuilt (tantivy, semantic" in r.output, r.output
     after = json.loads((path / "manifest.json").read_text())
     assert {f.name: f.read_bytes() for f in (path / VISUAL_DIR).iterdir() if f.is_file()} == vectors
     assert after["signals"] == before["signals"] and after.get("category") == before.get("category")
+    assert {f.name for f in (path / TANTIVY_DIR).iterdir()} != segments  # a new tantivy index was written
     index = open_index(path)  # verifies every file's checksum
     program = next(iter(index.programs.values()))
     top = Lookup(index, signals=["text"]).lookup_video(None, "c", title=f"《{program.title}》").candidates[0]
