@@ -84,14 +84,16 @@ def bench_vectors(
     hnsw: bool = typer.Option(False, help="an HNSW coarse quantizer (fast list assignment with many lists)"),
     train_size: int = typer.Option(200_000, help="keyframes the IVF quantizer is trained on"),
     ef_search: int = typer.Option(128, help="beam width of the HNSW quantizer (at add and at search)"),
-    refine: int = typer.Option(0, help="re-score the refine x 10 best by code with exact float16 vectors (0: off)"),
+    refine: str = typer.Option("0", help="comma list: re-score the refine x 10 best by code with exact float16 "
+                                         "vectors (0: off)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Keyframe index at scale: build time, memory, clip query latency and recall@10 against exact search."""
     from eval.scale import vector_scale
 
     result = vector_scale(programs, keyframes, dim, nlist, codec, tuple(int(x) for x in nprobe.split(",")), clips,
-                          train_size=train_size, seed=seed, hnsw=hnsw, ef_search=ef_search, refine=refine)
+                          train_size=train_size, seed=seed, hnsw=hnsw, ef_search=ef_search,
+                          refines=tuple(int(x) for x in refine.split(",")))
     typer.echo(json.dumps(result, indent=2))
 
 

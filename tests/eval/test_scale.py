@@ -20,3 +20,11 @@ def test_probing_every_list_of_flat_codes_is_exact():
     assert r["vectors"] == 800 and r["index"] == "IVF8,Flat"
     by_nprobe = {run["nprobe"]: run for run in r["runs"]}
     assert by_nprobe[8]["recall@10_vs_exact"] == 1.0 and by_nprobe[1]["recall@10_vs_exact"] <= 1.0
+
+
+def test_refining_coarse_codes_with_exact_vectors_recovers_recall():
+    r = vector_scale(n_programs=40, per_program=20, dim=32, nlist=8, codec="PQ4x4fs", nprobes=(8,), clips=3,
+                     frames_per_clip=4, train_size=800, refines=(0, 20))
+    by_refine = {run["refine"]: run["recall@10_vs_exact"] for run in r["runs"]}
+    assert r["index"] == "IVF8,PQ4x4fs + exact float16 re-scoring of refine x k"
+    assert by_refine[20] >= 0.95 and by_refine[20] > by_refine[0], by_refine
