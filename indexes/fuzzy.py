@@ -34,12 +34,13 @@ class FuzzyHit:
 
 def score_choices(name: str, choices: list[str], workers: int = 1) -> np.ndarray:
     """0-100 per choice: WRatio where the choice is at least as long as the name, ratio where it is shorter."""
-    if not choices:
-        return np.zeros(0, np.float32)
-    wratio = process.cdist([name], choices, scorer=fuzz.WRatio, processor=None, dtype=np.float32, workers=workers)[0]
-    ratio = process.cdist([name], choices, scorer=fuzz.ratio, processor=None, dtype=np.float32, workers=workers)[0]
+    out = np.zeros(len(choices), np.float32)
     shorter = np.fromiter((len(c) < len(name) for c in choices), bool, len(choices))
-    return np.where(shorter, ratio, wratio)
+    for scorer, rows in ((fuzz.ratio, np.flatnonzero(shorter)), (fuzz.WRatio, np.flatnonzero(~shorter))):
+        if len(rows):  # each choice is scored once, by its own rule
+            out[rows] = process.cdist([name], [choices[i] for i in rows], scorer=scorer, processor=None,
+                                      dtype=np.float32, workers=workers)[0]
+    return out
 
 
 class FuzzyTitleMatcher:
