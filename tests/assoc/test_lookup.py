@@ -117,15 +117,22 @@ def test_trained_encoder_index_carries_untrained_baseline(tiny_universe, taxonom
     assert not report["notes"]
 
 
-def test_ivf_index_is_trained_from_the_keyframes(tiny_universe, taxonomy, tmp_path, verbatim_clip):
+@pytest.mark.parametrize("codec,refine", [("Flat", 0), ("PQ4x4fs", 8)])
+def test_ivf_index_is_trained_from_the_keyframes(tiny_universe, taxonomy, tmp_path, verbatim_clip, codec, refine):
     from assoc.index_build import BuildSettings, build_index
+    from assoc.index_update import remove_programs
 
     catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
     settings = BuildSettings(signals=("visual",), keyframe_fps=2.0, short_side=72, vector_backend="ivf",
-                             vector_params={"nlist": 4, "codec": "Flat", "nprobe": 4})
+                             vector_params={"nlist": 4, "codec": codec, "nprobe": 4, "refine": refine})
     build_index(catalog, tmp_path / "ivf", create_encoder("test_efficientnet", dim=32, image_size=64, seed=0), settings)
     index = open_index(tmp_path / "ivf")
     assert index.visual.vectors.name == "ivf" and index.manifest["backends"]["vector"]["name"] == "ivf"
     path, program_id, _, _ = verbatim_clip
     top = Lookup(index, LookupSettings(short_side=72)).lookup_video(path).candidates[0]
     assert top.program_id == program_id
+    assert ("raw_vectors.npy" in {f.name for f in (tmp_path / "ivf" / "visual").iterdir()}) == bool(refine)
+    other = next(p.program_id for p in catalog.programs if p.program_id != program_id)
+    remove_programs(tmp_path / "ivf", [other])  # the refined index is rewritten, its files verified on open
+    again = Lookup(open_index(tmp_path / "ivf"), LookupSettings(short_side=72)).lookup_video(path)
+    assert again.candidates[0].program_id == program_id and other not in {c.program_id for c in again.candidates}
