@@ -84,6 +84,21 @@ def _drop(tmp: Path, manifest: dict, program_ids: set[str], report: UpdateReport
             (tmp / SEMANTIC_IDS).write_text(json.dumps([ids_[i] for i in keep]))
 
 
+def _manifest_body(manifest: dict) -> dict:
+    """The manifest's own content, without what write_manifest stamps again (version, date, file sums)."""
+    return {k: v for k, v in manifest.items() if k not in ("format_version", "created", "files")}
+
+
+def _drop_reranker(tmp: Path, body: dict, section: dict) -> None:
+    """Remove the re-ranker of the index copy `tmp` (its features no longer mean what it learned), noting
+    its checksum in the changed `section`."""
+    from assoc.index_build import RERANKER_DIR
+
+    if "reranker" in body:
+        shutil.rmtree(tmp / RERANKER_DIR, ignore_errors=True)
+        section["dropped_reranker"] = body.pop("reranker")["checksum"]
+
+
 def _finish(tmp: Path, manifest: dict, programs: list[Program], report: UpdateReport) -> None:
     write_jsonl(tmp / PROGRAMS_FILE, programs)
     counts = dict(manifest.get("counts", {}), programs=len(programs))
@@ -100,7 +115,7 @@ def _finish(tmp: Path, manifest: dict, programs: list[Program], report: UpdateRe
     history = manifest.get("updates", [])
     history.append({"added": report.added, "removed": report.removed})
     manifest["updates"] = history[-20:]
-    body = {k: v for k, v in manifest.items() if k not in ("files", "format_version", "created")}
+    body = _manifest_body(manifest)
     write_manifest(tmp, body)
 
 
@@ -175,7 +190,7 @@ def set_category_model(index_path: str | Path, model_dir: str | Path) -> dict:
     """Put a (re)trained category model into an index without touching its vectors or text.
 
     The model must have been trained on the index encoder's frame vectors."""
-    from assoc.index_build import CATEGORY_DIR, RERANKER_DIR, add_category_model
+    from assoc.index_build import CATEGORY_DIR, add_category_model
 
     index_path = Path(index_path)
     manifest = read_manifest(index_path)
@@ -185,11 +200,9 @@ def set_category_model(index_path: str | Path, model_dir: str | Path) -> dict:
         _copy_into(index_path, tmp)
         shutil.rmtree(tmp / CATEGORY_DIR, ignore_errors=True)
         section = add_category_model(tmp, model_dir, load_encoder(tmp / ENCODER_DIR))
-        body = {k: v for k, v in manifest.items() if k not in ("format_version", "created", "files")}
+        body = _manifest_body(manifest)
         body["category"] = section
-        if "reranker" in body:  # its category-prior features came from the old model
-            shutil.rmtree(tmp / RERANKER_DIR, ignore_errors=True)
-            section["dropped_reranker"] = body.pop("reranker")["checksum"]
+        _drop_reranker(tmp, body, section)  # its category-prior features came from the old model
         body["signals"] = [s for s in manifest["signals"] if s != "category"] + ["category"]
         body["settings"] = dict(manifest.get("settings", {}), category_model=str(model_dir))
         write_manifest(tmp, body)
@@ -221,7 +234,7 @@ def set_reranker(index_path: str | Path, model_dir: str | Path) -> dict:
         _copy_into(index_path, tmp)
         shutil.rmtree(tmp / RERANKER_DIR, ignore_errors=True)
         shutil.copytree(model_dir, tmp / RERANKER_DIR)
-        body = {k: v for k, v in manifest.items() if k not in ("format_version", "created", "files")}
+        body = _manifest_body(manifest)
         body["reranker"] = {"checksum": model.checksum, "threshold": model.threshold, "ablations": ablations,
                             "kind": model.settings.kind, "aux_visual": list(model.settings.aux_visual)}
         body["settings"] = dict(manifest.get("settings", {}), reranker_model=str(model_dir))
@@ -234,7 +247,6 @@ def rebuild_text(index_path: str | Path, es: dict | None = None) -> dict:
 
     For a change of text analysis (tokenisers, fields, the semantic model) without re-encoding any
     video. A re-ranker in the index is removed: its text features came from the old text index."""
-    from assoc.index_build import RERANKER_DIR
     from assoc.text.signal import TEXT_DIR, build_text
 
     index_path = Path(index_path)
@@ -249,15 +261,13 @@ def rebuild_text(index_path: str | Path, es: dict | None = None) -> dict:
         _copy_into(index_path, tmp)
         shutil.rmtree(tmp / TEXT_DIR, ignore_errors=True)
         section, failures, text_index = build_text(programs, tmp, backend, es, semantic_model, "semantic" in old)
-        body = {k: v for k, v in manifest.items() if k not in ("format_version", "created", "files")}
+        body = _manifest_body(manifest)
         body["text"] = section
         body["backends"] = dict(manifest.get("backends", {}), text=section["text_index"])
         failed = [{"program_id": f.program_id, "reason": f.reason, "stage": "text"} for f in failures]
         body["failures"] = [f for f in manifest.get("failures", []) if f.get("stage") != "text"] + failed
         body["counts"] = dict(manifest.get("counts", {}), text_failures=len(failed))
-        if "reranker" in body:
-            shutil.rmtree(tmp / RERANKER_DIR, ignore_errors=True)
-            section["dropped_reranker"] = body.pop("reranker")["checksum"]
+        _drop_reranker(tmp, body, section)  # its text features came from the old text index
         write_manifest(tmp, body)
     if hasattr(text_index, "publish"):
         text_index.publish()

@@ -106,7 +106,8 @@ class TextSignal:
             return found.setdefault(pid, TextCandidate(pid, 0.0))
 
         names = ([compact(n) for n in parsed.names] or [compact(parsed.text)]) + [compact(v) for v in parsed.variants]
-        entities = self.entities.search(" ".join(parsed.names + [parsed.text]))
+        query_text = " ".join(parsed.names + [parsed.text])
+        entities = self.entities.search(query_text)
         people = {e.name.replace(" ", "") for e in entities}
         for h in self.fuzzy.search(names, k):
             if h.matched != h.query and h.query in people:
@@ -128,7 +129,7 @@ class TextSignal:
                 c.score += WEIGHTS["bm25"] * h.score / top_bm25
         if self.semantic is not None and found:
             # semantic similarity re-weighs the lexical candidates; alone it would only add noise
-            q = self.semantic.encode([" ".join(parsed.names + [parsed.text])])[0]
+            q = self.semantic.encode([query_text])[0]
             for c in found.values():
                 c.semantic = float(self.vectors[self.vector_row[c.program_id]] @ q)
                 c.score += WEIGHTS["semantic"] * max(0.0, c.semantic)
