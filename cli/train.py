@@ -38,8 +38,11 @@ def encoder(
     out: Path = typer.Option(..., help="encoder directory to write (config.json + model.safetensors)"),
     arch: str = typer.Option("efficientnet_b0", help="timm architecture"),
     epochs: int = typer.Option(10, help="passes over the training frames"),
-    batch_size: int = typer.Option(64, help="frames per step"),
-    lr: float = typer.Option(0.03, help="SGD learning rate for a batch of 256 (scaled linearly; cosine schedule)"),
+    batch_size: int = typer.Option(128, help="frames per step"),
+    splits: int = typer.Option(2, help="split-BN sub-batches (keep batch-size / splits at 64 or more)"),
+    optimizer: str = typer.Option("sgd", help="sgd (MoCo v2's) or adamw"),
+    lr: float = typer.Option(0.0, help="learning rate on a cosine schedule (0: for sgd 0.03 per batch of 256, "
+                                      "scaled linearly; 1e-3 for adamw)"),
     image_size: int = typer.Option(128, help="training and embedding input size"),
     embed_dim: int = typer.Option(256, help="dimension of the saved encoder's vectors"),
     queue: int = typer.Option(0, help="negatives in the queue (0: min(16384, frames / 2))"),
@@ -47,6 +50,9 @@ def encoder(
     standard: bool = typer.Option(True, help="MoCo v2's augmentations (off: resize only; for ablations)"),
     anti_shortcut: bool = typer.Option(True, help="paint subtitles/logos/borders on one view"),
     attention: bool = typer.Option(True, help="WS-DAN attention cropping and dropping"),
+    episode_positive_p: float = typer.Option(0.0, help="share of key views taken from another frame of the same episode"),
+    mask_episode: bool = typer.Option(False, help="no negatives from the query's own episode (off: only its shot "
+                                                 "and the 2 s around it)"),
     weights: Path = typer.Option(None, help="start from a local timm weight file"),
     checkpoint_dir: Path = typer.Option(None, help="where checkpoints go (default: OUT.ckpt); a matching one resumes"),
     device: str = typer.Option(None, help="cpu or cuda (default: cuda when present)"),
@@ -58,7 +64,9 @@ def encoder(
     from assoc.training.train_encoder import train_encoder
 
     cat = load_catalog_or_fail(catalog)
-    settings = MocoSettings(arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, embed_dim=embed_dim, queue=queue,
+    settings = MocoSettings(arch=arch, epochs=epochs, batch_size=batch_size, splits=splits, optimizer=optimizer, lr=lr,
+                            embed_dim=embed_dim, queue=queue, episode_positive_p=episode_positive_p,
+                            mask_episode=mask_episode,
                             train_fps=fps, attention=attention, seed=seed, weights=str(weights) if weights else None,
                             augment=AugmentSettings(image_size=image_size, standard=standard, anti_shortcut=anti_shortcut))
     report = train_encoder(cat, out, settings, checkpoint_dir, device, progress=_moco_progress())

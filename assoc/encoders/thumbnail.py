@@ -5,7 +5,9 @@ A hand-made descriptor beside the colour histogram, for the same two jobs: a ref
 colour change (filters, white balance, the synthetic universe's hue shifts) defeats a colour
 histogram but leaves the layout; a crop keeps the colours but moves the layout.
 
-Per frame: black borders (letterbox, pillarbox, vertical-reframe padding) are trimmed; the rest is
+Per frame: black borders (letterbox, pillarbox) are trimmed and a portrait frame keeps its central
+landscape band (`assoc/encoders/canonical.py`; encoders saved before the band was added keep
+trimming borders only); the rest is
 turned to grey and shrunk to `size` x `size` (box filter); a mirrored copy is added, so a
 horizontally flipped clip gives the same vector; the result is centred and L2-normalised, so
 inner product is a correlation that ignores brightness and contrast.
@@ -19,25 +21,14 @@ import numpy as np
 from PIL import Image
 
 from assoc.encoders.base import FrameEncoderBase
-
-BORDER_LUMA = 18  # a row or column of mean luminance at most this (of 255) is a black border
-
-
-def trim_black_borders(frame: np.ndarray, threshold: float = BORDER_LUMA, min_keep: int = 8) -> np.ndarray:
-    """The frame without its dark outer rows and columns (unchanged when almost nothing would be left)."""
-    luma = frame.mean(axis=2)
-    rows = np.flatnonzero(luma.mean(axis=1) > threshold)
-    cols = np.flatnonzero(luma.mean(axis=0) > threshold)
-    if len(rows) < min_keep or len(cols) < min_keep:
-        return frame
-    return frame[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+from assoc.encoders.canonical import canonical_view, trim_black_borders
 
 
 class LumaThumbnailEncoder(FrameEncoderBase):
     kind = "luma_thumbnail"
 
-    def __init__(self, size: int = 16):
-        self.size = size
+    def __init__(self, size: int = 16, portrait_band: bool = True):
+        self.size, self.portrait_band = size, portrait_band
 
     @property
     def dim(self) -> int:
@@ -46,16 +37,19 @@ class LumaThumbnailEncoder(FrameEncoderBase):
     def embed(self, frames: np.ndarray) -> np.ndarray:
         out = np.zeros((len(frames), self.dim), np.float32)
         for i, frame in enumerate(frames):
-            grey = Image.fromarray(np.ascontiguousarray(trim_black_borders(frame))).convert("L")
+            grey = Image.fromarray(np.ascontiguousarray(self._view(frame))).convert("L")
             g = np.asarray(grey.resize((self.size, self.size), Image.BOX), np.float32)
             g = g + g[:, ::-1]  # mirror-symmetric: a flipped frame gives the same vector
             g -= g.mean()
             out[i] = g.ravel() / max(float(np.linalg.norm(g)), 1e-6)
         return out
 
+    def _view(self, frame: np.ndarray) -> np.ndarray:
+        return canonical_view(frame) if self.portrait_band else trim_black_borders(frame)
+
     def config(self) -> dict:
-        return {"size": self.size, "dim": self.dim, "trained": False}
+        return {"size": self.size, "dim": self.dim, "trained": False, "portrait_band": self.portrait_band}
 
     @classmethod
     def from_saved(cls, directory: Path, config: dict) -> "LumaThumbnailEncoder":
-        return cls(size=int(config["size"]))
+        return cls(size=int(config["size"]), portrait_band=bool(config.get("portrait_band", False)))

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from assoc.encoders.base import FrameEncoderBase
+from assoc.encoders.canonical import canonical_view
 from assoc.errors import ModelError
 
 WEIGHTS = "model.safetensors"
@@ -19,10 +21,15 @@ STD = (0.229, 0.224, 0.225)
 
 
 class EmbeddingNet(nn.Module):
-    """backbone (global-pooled features) -> standardisation -> linear projection -> L2 normalisation."""
+    """backbone (global-pooled features) -> standardisation -> linear projection -> L2 normalisation.
 
-    def __init__(self, arch: str, dim: int):
+    With `mirror`, the pooled features of the image and of its mirror image are averaged, so a
+    horizontally flipped frame gives the same vector (at twice the cost).
+    """
+
+    def __init__(self, arch: str, dim: int, mirror: bool = False):
         super().__init__()
+        self.mirror = mirror
         import timm
 
         self.backbone = timm.create_model(arch, pretrained=False, num_classes=0).eval()
@@ -33,8 +40,12 @@ class EmbeddingNet(nn.Module):
         self.feature_norm = nn.BatchNorm1d(width, affine=False)
         self.proj = nn.Linear(width, dim, bias=False)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.backbone(x)
+        return (f + self.backbone(x.flip(3))) / 2 if self.mirror else f
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.feature_norm(self.backbone(x))  # N x C
+        f = self.feature_norm(self.features(x))  # N x C
         return F.normalize(self.proj(f), dim=1)  # N x D
 
 
@@ -43,14 +54,18 @@ class TimmFrameEncoder(FrameEncoderBase):
 
     def __init__(self, arch: str = "efficientnet_b0", dim: int = 256, image_size: int = 128, seed: int = 0,
                  weights: str | Path | None = None, trained: bool = False, batch_size: int = 64,
-                 device: str = "cpu", training: dict | None = None):
+                 device: str = "cpu", training: dict | None = None, canonical: bool = True, mirror: bool = True):
+        """`canonical`: frames pass through `canonical_view` (borders trimmed, a portrait frame's
+        landscape band) before the resize; `mirror`: flip-averaged features. Both are kept in the
+        config; encoders saved before they existed load with both off."""
         self.arch, self._dim, self.image_size, self.seed = arch, dim, image_size, seed
+        self.canonical, self.mirror = canonical, mirror
         self.trained, self.batch_size, self.device = trained, batch_size, device
         self.training = training or {}
         self.calibrated = False
         self.init_weights = str(weights) if weights else None
         torch.manual_seed(seed)  # an untrained encoder is reproducible from its seed
-        self.net = EmbeddingNet(arch, dim).eval().to(device)
+        self.net = EmbeddingNet(arch, dim, mirror).eval().to(device)
         if weights:
             self._load_backbone(Path(weights))
 
@@ -111,7 +126,7 @@ class TimmFrameEncoder(FrameEncoderBase):
         feats = []
         for i in range(0, len(frames), self.batch_size):
             x = self.preprocess(frames[i : i + self.batch_size]).to(self.device)
-            feats.append(self.net.feature_norm(self.net.backbone(x)).float().cpu())
+            feats.append(self.net.feature_norm(self.net.features(x)).float().cpu())
         f = torch.cat(feats)  # N x C
         f = f - f.mean(0, keepdim=True)
         _, _, v = torch.linalg.svd(f, full_matrices=False)  # v: C' x C, rows by decreasing variance
@@ -121,8 +136,13 @@ class TimmFrameEncoder(FrameEncoderBase):
         self.net.proj.weight.copy_(weight)
 
     def preprocess(self, frames: np.ndarray) -> torch.Tensor:
+        if self.canonical:  # views differ in size: each resized on its own
+            s = self.image_size
+            frames = np.stack([cv2.resize(np.ascontiguousarray(canonical_view(f)), (s, s), interpolation=cv2.INTER_AREA)
+                               for f in frames]) if len(frames) else np.zeros((0, s, s, 3), np.uint8)
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0  # N x 3 x H x W
-        x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True)
+        if x.shape[-2:] != (self.image_size, self.image_size):
+            x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True)
         mean = torch.tensor(MEAN).view(1, 3, 1, 1)
         std = torch.tensor(STD).view(1, 3, 1, 1)
         return (x - mean) / std
@@ -140,6 +160,7 @@ class TimmFrameEncoder(FrameEncoderBase):
     def config(self) -> dict:
         return {"arch": self.arch, "dim": self._dim, "image_size": self.image_size, "seed": self.seed,
                 "trained": self.trained, "calibrated": self.calibrated, "init_weights": self.init_weights, "mean": MEAN, "std": STD,
+                "canonical": self.canonical, "mirror": self.mirror,
                 "training": self.training}
 
     def _write_weights(self, directory: Path) -> list[str]:
@@ -160,7 +181,8 @@ class TimmFrameEncoder(FrameEncoderBase):
         from safetensors.torch import load_file
 
         enc = cls(arch=config["arch"], dim=int(config["dim"]), image_size=int(config["image_size"]),
-                  seed=int(config.get("seed", 0)), trained=bool(config.get("trained")), training=config.get("training"))
+                  seed=int(config.get("seed", 0)), trained=bool(config.get("trained")), training=config.get("training"),
+                  canonical=bool(config.get("canonical", False)), mirror=bool(config.get("mirror", False)))
         enc.init_weights = config.get("init_weights")
         enc.calibrated = bool(config.get("calibrated"))
         try:

@@ -1,14 +1,20 @@
-"""The two-view augmentation of MoCo v2, plus anti-shortcut painting on one view only."""
+"""The two-view augmentation of MoCo v2, plus anti-shortcut painting on one view only.
+
+Shortcuts are painted per frame (OpenCV, on uint8 arrays); MoCo v2's own augmentations then run on
+the whole batch at once (`batch_augment.py`), on the training device.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
-from torchvision.transforms import v2 as T
 
-from assoc.encoders.timm_encoder import MEAN, STD
+from assoc.encoders.canonical import canonical_view
+from assoc.training.batch_augment import BatchAugment
 from assoc.training.shortcuts import paint_shortcuts
 
 
@@ -18,37 +24,44 @@ class AugmentSettings:
     standard: bool = True  # MoCo v2: random resized crop, colour jitter, greyscale, blur, flip
     anti_shortcut: bool = True  # subtitles, logos, stickers, borders, vertical padding on one view
     shortcut_p: float = 0.6
+    canonical: bool = True  # painted views pass through the encoder's canonical_view, as at lookup
 
 
-def moco_v2(image_size: int) -> T.Compose:
-    """MoCo v2's augmentation on uint8 C x H x W tensors, ending normalised float."""
-    return T.Compose([
-        T.RandomResizedCrop(image_size, scale=(0.2, 1.0), antialias=True),
-        T.RandomApply([T.ColorJitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-        T.RandomGrayscale(p=0.2),
-        T.RandomApply([T.GaussianBlur(kernel_size=9, sigma=(0.1, 2.0))], p=0.5),
-        T.RandomHorizontalFlip(),
-        T.ToDtype(torch.float32, scale=True),
-        T.Normalize(MEAN, STD),
-    ])
-
-
-def plain(image_size: int) -> T.Compose:
-    return T.Compose([T.Resize((image_size, image_size), antialias=True),
-                      T.ToDtype(torch.float32, scale=True), T.Normalize(MEAN, STD)])
+def _stack(images: Sequence[np.ndarray]) -> torch.Tensor:
+    """uint8 H x W x 3 arrays (one size) -> N x 3 x H x W."""
+    return torch.from_numpy(np.ascontiguousarray(np.stack(images))).permute(0, 3, 1, 2)
 
 
 class TwoViews:
-    """(query view, key view) of one frame; shortcuts painted on the query view only."""
+    """(query views, key views) of a batch of frames; shortcuts painted on the query views only.
 
-    def __init__(self, settings: AugmentSettings, seed: int = 0):
-        self.settings = settings
-        self.transform = moco_v2(settings.image_size) if settings.standard else plain(settings.image_size)
+    A painted view passes through the encoder's `canonical_view` (as every frame does at lookup),
+    and one whose size changed is resized back to the batch's frame size, so one batched
+    augmentation serves every view.
+    """
+
+    def __init__(self, settings: AugmentSettings, seed: int = 0, device: str = "cpu"):
+        self.settings, self.device = settings, device
+        self.augment = BatchAugment(settings.image_size, settings.standard, seed=seed)
         self.rng = np.random.default_rng(seed)
 
-    def __call__(self, frame: np.ndarray, other: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """`other` is a temporal positive (a nearby frame of the same shot) used for the key view."""
-        q_img = paint_shortcuts(frame, self.rng, self.settings.shortcut_p) if self.settings.anti_shortcut else frame
-        k_img = frame if other is None else other
-        to_t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)  # noqa: E731  H x W x 3 -> 3 x H x W
-        return self.transform(to_t(q_img)), self.transform(to_t(k_img))
+    def __call__(self, frames: np.ndarray | Sequence[np.ndarray],
+                 others: Sequence[np.ndarray | None] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`frames`: one H x W x 3 frame or a batch of them; `others[i]`, when not None, is a
+        temporal positive of frame i (a nearby frame of its shot), used for its key view."""
+        single = isinstance(frames, np.ndarray) and frames.ndim == 3
+        batch = [frames] if single else list(frames)
+        others = list(others) if others is not None else [None] * len(batch)
+        h, w = batch[0].shape[:2]
+        queries = []
+        for f in batch:
+            q = paint_shortcuts(f, self.rng, self.settings.shortcut_p) if self.settings.anti_shortcut else f
+            if self.settings.canonical and q is not f:
+                q = canonical_view(q)
+            if q.shape[:2] != (h, w):
+                q = cv2.resize(q, (w, h), interpolation=cv2.INTER_AREA)
+            queries.append(q)
+        keys = [o if o is not None else f for f, o in zip(batch, others)]
+        q = self.augment(_stack(queries).to(self.device))
+        k = self.augment(_stack(keys).to(self.device))
+        return (q[0], k[0]) if single else (q, k)

@@ -2,13 +2,19 @@
 
 - query encoder: timm backbone + MLP head; key encoder: its momentum copy (no gradients);
 - a queue of keys as negatives, no larger than half the training frames, so a frame is not among
-  its own negatives; queue entries remember their episode, time and shot, and negatives from the
-  query's own shot, or within `dedup_seconds` of it in the same episode (near-duplicates of it:
-  a static shot repeats one picture for seconds), are masked out;
+  its own negatives; queue entries remember their episode, time and shot; optionally no negative
+  comes from the query's own episode (`mask_episode`): an episode returns to its few sets again and
+  again, so a frame of another shot of the same set is a near-copy, not a negative; without the
+  episode mask, negatives from the query's own shot or within `dedup_seconds` of it are masked;
+- positives: two views of one frame, or (`episode_positive_p`, `temporal_positive_p`, in
+  train_encoder) a frame and another frame of its episode or the next frame of its shot;
 - InfoNCE with temperature 0.2;
 - batch-norm leakage without multi-GPU shuffle-BN: split-BN by forward passes over sub-batches
   (each normalised on its own), with the keys shuffled before splitting, so no key sub-batch has
-  the same members as a query sub-batch.
+  the same members as a query sub-batch. Sub-batches must not be small: at 4 x 16 (this module's
+  first default) the batch statistics alone put one frame's two passes at cosine 0.83 at
+  initialisation, no better than other frames, and the encoder did not learn even without
+  augmentation; 2 x 64 is the default.
 """
 
 from __future__ import annotations
@@ -31,13 +37,16 @@ class MocoSettings:
     queue: int = 0  # 0: min(16384, frames // 2)
     momentum: float = 0.99
     temperature: float = 0.2
-    lr: float = 0.03  # for a batch of 256, scaled linearly
+    optimizer: str = "sgd"  # MoCo v2's (momentum 0.9, lr scaled by batch / 256), or "adamw"
+    lr: float = 0.0  # 0: 1e-3 for adamw, 0.03 x batch / 256 for sgd
     weight_decay: float = 1e-4
-    batch_size: int = 64
+    batch_size: int = 128
     epochs: int = 10
-    splits: int = 4  # split-BN sub-batches
-    temporal_positive_p: float = 0.3
+    splits: int = 2  # split-BN sub-batches (each batch_size / splits frames)
+    temporal_positive_p: float = 0.3  # the key view from the next frame of the same shot
+    episode_positive_p: float = 0.0  # the key view from another frame of the same episode
     dedup_seconds: float = 2.0
+    mask_episode: bool = False  # no negatives from the query's own episode
     attention: bool = True
     p_crop: float = 0.25
     p_drop: float = 0.25
@@ -69,13 +78,14 @@ def split_forward(encoder: nn.Module, x: torch.Tensor, splits: int) -> torch.Ten
 
 class MoCo(nn.Module):
     def __init__(self, encoder_q: ProjectedBackbone, queue_size: int, momentum: float, temperature: float,
-                 splits: int, dedup_seconds: float):
+                 splits: int, dedup_seconds: float, mask_episode: bool = False):
         super().__init__()
         self.encoder_q = encoder_q
         self.encoder_k = copy.deepcopy(encoder_q)
         for p in self.encoder_k.parameters():
             p.requires_grad = False
         self.m, self.T, self.splits, self.dedup = momentum, temperature, splits, dedup_seconds
+        self.mask_episode = mask_episode
         dim = encoder_q.head[-1].out_features
         self.register_buffer("queue", F.normalize(torch.randn(dim, queue_size), dim=0))  # C x K
         self.register_buffer("queue_episode", torch.full((queue_size,), -1, dtype=torch.long))  # K
@@ -109,8 +119,9 @@ class MoCo(nn.Module):
             k = split_forward(self.encoder_k, im_k[order], self.splits)[torch.argsort(order)]  # N x C
         l_pos = (q * k).sum(1, keepdim=True)  # N x 1
         l_neg = q @ self.queue.clone().detach()  # N x K
-        near = (self.queue_episode[None, :] == episode[:, None]) & \
-               ((self.queue_t[None, :] - t[:, None]).abs() < self.dedup)  # N x K: not negatives
+        near = self.queue_episode[None, :] == episode[:, None]  # N x K: not negatives
+        if not self.mask_episode:
+            near &= (self.queue_t[None, :] - t[:, None]).abs() < self.dedup
         if shot is not None:
             near |= (self.queue_shot[None, :] == shot[:, None]) & (shot[:, None] >= 0)
         else:

@@ -45,15 +45,38 @@ def _device(requested: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def _batch(frames: FrameSet, idx: np.ndarray, views: TwoViews, rng: np.random.Generator, p_temporal: float):
-    qs, ks = [], []
+def _episode_ranges(episode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame, the [start, end) of its episode's frames (frames are stored episode by episode)."""
+    if not len(episode):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    change = np.flatnonzero(np.r_[True, episode[1:] != episode[:-1], True])
+    run = np.repeat(np.arange(len(change) - 1), np.diff(change))
+    return change[:-1][run], change[1:][run]
+
+
+def _batch(frames: FrameSet, idx: np.ndarray, views: TwoViews, rng: np.random.Generator, settings: MocoSettings,
+           ranges: tuple[np.ndarray, np.ndarray]):
+    """The key view of frame i comes from another frame of its episode (p = episode_positive_p), else
+    from the next frame of its shot (p = temporal_positive_p), else from frame i itself."""
+    others = []
     for i in idx:
-        j = frames.neighbour[i]
-        other = frames.frames[j] if j >= 0 and rng.random() < p_temporal else None
-        q, k = views(frames.frames[i], other)
-        qs.append(q)
-        ks.append(k)
-    return torch.stack(qs), torch.stack(ks)
+        j = -1
+        if rng.random() < settings.episode_positive_p:
+            j = int(rng.integers(ranges[0][i], ranges[1][i]))
+        elif frames.neighbour[i] >= 0 and rng.random() < settings.temporal_positive_p:
+            j = int(frames.neighbour[i])
+        others.append(frames.frames[j] if j >= 0 else None)
+    return views(frames.frames[idx], others)
+
+
+def _optimizer(settings: MocoSettings, params) -> tuple[torch.optim.Optimizer, float]:
+    if settings.optimizer == "adamw":
+        lr = settings.lr or 1e-3
+        return torch.optim.AdamW(params, lr=lr, weight_decay=settings.weight_decay), lr
+    if settings.optimizer == "sgd":
+        lr = (settings.lr or 0.03) * settings.batch_size / 256
+        return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=settings.weight_decay), lr
+    raise InputError(f"unknown optimizer '{settings.optimizer}'; known: adamw, sgd")
 
 
 def _save_checkpoint(path: Path, state: dict) -> None:
@@ -84,9 +107,9 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
                             seed=settings.seed, weights=settings.weights)
     width = base.net.proj.in_features
     model = MoCo(ProjectedBackbone(base.net.backbone, width, settings.head_dim), queue, settings.momentum,
-                 settings.temperature, settings.splits, settings.dedup_seconds).to(device)
-    lr = settings.lr * settings.batch_size / 256
-    optimizer = torch.optim.SGD(model.encoder_q.parameters(), lr=lr, momentum=0.9, weight_decay=settings.weight_decay)
+                 settings.temperature, settings.splits, settings.dedup_seconds, settings.mask_episode).to(device)
+    optimizer, lr = _optimizer(settings, model.encoder_q.parameters())
+    ranges = _episode_ranges(frames.episode)
     steps_per_epoch = len(frames) // settings.batch_size
     total = steps_per_epoch * settings.epochs
     ckpt = Path(checkpoint_dir or f"{out}.ckpt") / CHECKPOINT
@@ -98,7 +121,7 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
             optimizer.load_state_dict(state["optimizer"])
             start_epoch = report.resumed_from_epoch = state["epoch"]
             report.losses, report.accuracy = state["losses"], state["accuracy"]
-    views = TwoViews(settings.augment, seed=settings.seed + start_epoch)
+    views = TwoViews(settings.augment, seed=settings.seed + start_epoch, device=device)
     rng = np.random.default_rng([settings.seed, start_epoch])
     gen = torch.Generator().manual_seed(settings.seed + start_epoch)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
@@ -109,7 +132,7 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
         losses, accs = [], []
         for b in range(steps_per_epoch):
             idx = order[b * settings.batch_size : (b + 1) * settings.batch_size]
-            im_q, im_k = _batch(frames, idx, views, rng, settings.temporal_positive_p)
+            im_q, im_k = _batch(frames, idx, views, rng, settings, ranges)
             if settings.attention:
                 model.encoder_q.backbone.eval()
                 im_q = attend(model.encoder_q.backbone, im_q, settings.p_crop, settings.p_drop, gen)
@@ -117,7 +140,7 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
             for g in optimizer.param_groups:  # cosine schedule, per step
                 g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / max(1, total)))
             with amp:
-                loss, acc = model(im_q.to(device), im_k.to(device), torch.from_numpy(frames.episode[idx]).to(device),
+                loss, acc = model(im_q, im_k, torch.from_numpy(frames.episode[idx]).to(device),
                                   torch.from_numpy(frames.t[idx]).to(device), torch.from_numpy(frames.shot[idx]).to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
