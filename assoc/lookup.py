@@ -90,8 +90,8 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
     it, one signal keeps its own score and several are fused by RRF (normalised to [0, 1]).
     `category` (a CategoryOutput) fills each candidate's category evidence and the result's category, unless
     `clip_category` (the model's output given the calibrated matches) is given for the latter. `aux` (another
-    encoder's visual candidates, which the re-ranker read) adds their evidence, and localises a candidate the
-    main visual signal did not find."""
+    encoder's visual candidates, which the re-ranker read) adds their evidence; a candidate's episode and time
+    range come from whichever visual signal (main or auxiliary) aligned the most clip frames to it."""
     vis = {c.program_id: c for c in visual or []}
     txt = {c.program_id: c for c in text or []}
     if ranked is not None:
@@ -108,7 +108,9 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
     for pid, score in ranked[:top_k]:
         v, t = vis.get(pid), txt.get(pid)
         found = {name: m[pid] for name, m in aux_maps.items() if pid in m}
-        where = v or next(iter(found.values()), None)
+        # the time range from the visual signal whose alignment explains most of the clip's frames
+        where = max([c for c in (v, *found.values()) if c is not None and c.episode_id],
+                    key=lambda c: (c.coverage, c.consistency), default=None)
         program = index.programs.get(pid)
         cat_ev = None
         if predicted is not None and program is not None:

@@ -25,7 +25,7 @@ def create_encoder(name: str, **kwargs) -> FrameEncoderBase:
     if name == "color_histogram":
         return ColorHistogramEncoder(**{k: v for k, v in kwargs.items() if k == "bins"})
     if name == "luma_thumbnail":
-        return LumaThumbnailEncoder(**{k: v for k, v in kwargs.items() if k == "size"})
+        return LumaThumbnailEncoder(**{k: v for k, v in kwargs.items() if k in ("size", "portrait_band")})
     if name in TIMM_ARCHS:
         return TimmFrameEncoder(arch=name, **kwargs)
     raise InputError(f"unknown encoder '{name}'; known encoders: {', '.join(list_encoders())}")

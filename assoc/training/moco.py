@@ -11,10 +11,10 @@
 - InfoNCE with temperature 0.2;
 - batch-norm leakage without multi-GPU shuffle-BN: split-BN by forward passes over sub-batches
   (each normalised on its own), with the keys shuffled before splitting, so no key sub-batch has
-  the same members as a query sub-batch. Sub-batches must not be small: at 4 x 16 (this module's
-  first default) the batch statistics alone put one frame's two passes at cosine 0.83 at
-  initialisation, no better than other frames, and the encoder did not learn even without
-  augmentation; 2 x 64 is the default.
+  the same members as a query sub-batch. Sub-batches must not be small: at 4 x 32 the batch
+  statistics alone put one frame's two passes at cosine 0.83 at initialisation, barely above the
+  closest other frame (0.81), and the encoder did not learn even without augmentation (docs/visual.md);
+  2 x 64 is the default.
 """
 
 from __future__ import annotations

@@ -87,3 +87,57 @@ def test_luma_thumbnail_ignores_colour_borders_and_flips():
     assert (others @ base > 0.95).all()
     assert enc.embed(boxed[None])[0] @ base > 0.95
     assert enc.embed(rng.integers(0, 256, (1, 72, 128, 3), dtype=np.uint8))[0] @ base < 0.5  # another picture
+
+
+def _scene(h=72, w=128, seed=1):
+    rng = np.random.default_rng(seed)
+    layout = np.linspace(40, 160, h)[:, None] + np.zeros((h, w))
+    layout[10:30, 20:50] = 250
+    return np.clip(layout[..., None] + rng.integers(-10, 10, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def test_canonical_view_trims_borders_and_keeps_a_portrait_frames_band():
+    from assoc.encoders.canonical import canonical_view
+
+    frame = _scene()
+    assert canonical_view(frame) is frame or np.array_equal(canonical_view(frame), frame)  # landscape: unchanged
+    boxed = np.zeros((112, 128, 3), np.uint8)
+    boxed[20:92] = frame
+    np.testing.assert_array_equal(canonical_view(boxed), frame)
+    portrait = np.full((228, 128, 3), (200, 30, 90), np.uint8)  # solid padding above and below
+    portrait[78:150] = frame  # the whole landscape frame across the middle (72 = 128 x 9 / 16)
+    np.testing.assert_array_equal(canonical_view(portrait), frame)
+
+
+def test_luma_thumbnail_finds_the_band_of_a_vertical_reframe(tmp_path):
+    import cv2
+
+    frame = _scene()
+    portrait = cv2.GaussianBlur(cv2.resize(frame[:, 32:96], (128, 228)), (0, 0), 8)  # blurred padding
+    portrait[78:150] = frame
+    band, old = create_encoder("luma_thumbnail"), create_encoder("luma_thumbnail", portrait_band=False)
+    assert band.embed(portrait[None])[0] @ band.embed(frame[None])[0] > 0.95
+    assert old.embed(portrait[None])[0] @ old.embed(frame[None])[0] < 0.9
+    band.save(tmp_path / "band")
+    assert load_encoder(tmp_path / "band").portrait_band
+
+
+def test_timm_encoder_mirror_makes_a_flipped_frame_identical_and_old_configs_load_without_it(tmp_path):
+    import json
+
+    frames = np.stack([_scene(), _scene(seed=2)])
+    enc = create_encoder("test_efficientnet", dim=8, image_size=32)
+    assert enc.canonical and enc.mirror
+    np.testing.assert_allclose(enc.embed(frames[:, :, ::-1]), enc.embed(frames), atol=1e-5)
+    plain = create_encoder("test_efficientnet", dim=8, image_size=32, mirror=False)
+    assert np.abs(plain.embed(frames[:, :, ::-1]) - plain.embed(frames)).max() > 1e-3
+    enc.save(tmp_path / "enc")
+    config = json.loads((tmp_path / "enc" / "config.json").read_text())
+    assert config["canonical"] is True and config["mirror"] is True
+    again = load_encoder(tmp_path / "enc")
+    np.testing.assert_allclose(again.embed(frames), enc.embed(frames), atol=1e-5)
+    from assoc.encoders.timm_encoder import TimmFrameEncoder
+
+    old = TimmFrameEncoder.from_saved(tmp_path / "enc", {k: v for k, v in config.items()
+                                                          if k not in ("canonical", "mirror")})
+    assert not old.canonical and not old.mirror  # saved before the options existed: behaviour unchanged

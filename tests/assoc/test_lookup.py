@@ -136,3 +136,26 @@ def test_ivf_index_is_trained_from_the_keyframes(tiny_universe, taxonomy, tmp_pa
     remove_programs(tmp_path / "ivf", [other])  # the refined index is rewritten, its files verified on open
     again = Lookup(open_index(tmp_path / "ivf"), LookupSettings(short_side=72)).lookup_video(path)
     assert again.candidates[0].program_id == program_id and other not in {c.program_id for c in again.candidates}
+
+
+def test_time_range_comes_from_the_visual_signal_that_aligned_most_frames():
+    from types import SimpleNamespace
+
+    from assoc.lookup import build_result
+    from assoc.visual import VisualCandidate
+
+    def cand(episode, start, coverage):
+        return VisualCandidate(program_id="p1", score=0.5, votes=8, frames=16, similarity=0.9, episode_id=episode,
+                               start=start, end=None if start is None else start + 10, coverage=coverage,
+                               consistency=1.0)
+
+    index = SimpleNamespace(programs={})
+    main, aux_good, aux_none = cand("p1e01", 40.0, 0.25), cand("p1e02", 12.0, 0.9), cand(None, None, 1.0)
+    r = build_result("c", index, 0.5, {}, 5, [main], None, [], ranked=[("p1", 0.9)],
+                     aux={"luma_thumbnail": [aux_good], "color_histogram": [aux_none]})
+    assert (r.candidates[0].episode_id, r.candidates[0].start) == ("p1e02", 12.0)
+    r = build_result("c", index, 0.5, {}, 5, [cand("p1e01", 40.0, 0.95)], None, [], ranked=[("p1", 0.9)],
+                     aux={"luma_thumbnail": [aux_good]})
+    assert (r.candidates[0].episode_id, r.candidates[0].start) == ("p1e01", 40.0)
+    r = build_result("c", index, 0.5, {}, 5, None, None, [], ranked=[("p1", 0.9)])
+    assert r.candidates[0].episode_id is None and r.candidates[0].start is None  # text only: no time range

@@ -92,3 +92,45 @@ def test_short_training_saves_a_trained_encoder_and_resumes(tiny_universe, taxon
     with pytest.raises(InputError, match="training frames"):
         train_encoder(catalog, tmp_path / "x", MocoSettings(arch="test_efficientnet", batch_size=4096, epochs=1,
                                                             augment=AugmentSettings(image_size=48)))
+
+
+def test_batch_augment_is_seeded_and_each_step_does_what_it_says():
+    from assoc.training.batch_augment import BatchAugment, colour_jitter, gaussian_blur, greyscale, resized_crop
+
+    x = torch.from_numpy(np.stack([FRAME, FRAME[::-1].copy()])).permute(0, 3, 1, 2)
+    a, b = BatchAugment(32, seed=5)(x), BatchAugment(32, seed=5)(x)
+    assert a.shape == (2, 3, 32, 32) and torch.equal(a, b)
+    assert not torch.equal(a, BatchAugment(32, seed=6)(x))
+    f = x.float() / 255
+    g = torch.Generator().manual_seed(0)
+    whole = resized_crop(f, 64, g, scale=(1.0, 1.0), ratio=(128 / 72, 128 / 72), flip_p=1.0)
+    ref = torch.nn.functional.interpolate(f.flip(3), size=(64, 64), mode="bilinear", align_corners=False)
+    assert (whole - ref).abs().mean() < 0.05  # the whole frame, mirrored
+    grey = f.mean(1, keepdim=True).expand_as(f).contiguous()
+    jittered = colour_jitter(grey, g, p=1.0)
+    assert (jittered - jittered.mean(1, keepdim=True)).abs().max() < 1e-4  # hue and saturation leave grey grey
+    assert not torch.allclose(colour_jitter(f, g, p=1.0), f)
+    assert torch.allclose(greyscale(f, g, p=0.0), f)
+    assert torch.allclose(gaussian_blur(f, g, p=0.0), f, atol=1e-5)  # sigma 0: no blur
+    assert gaussian_blur(f, g, p=1.0).std() < f.std()
+
+
+def test_episode_ranges_and_the_episode_mask():
+    from assoc.training.train_encoder import _episode_ranges
+
+    start, end = _episode_ranges(np.array([0, 0, 0, 3, 3, 7]))
+    assert start.tolist() == [0, 0, 0, 3, 3, 5] and end.tolist() == [3, 3, 3, 5, 5, 6]
+    torch.manual_seed(0)
+    backbone = timm.create_model("test_efficientnet", pretrained=False, num_classes=0)
+    width = backbone(torch.zeros(2, 3, 32, 32)).shape[1]
+    x = torch.randn(8, 3, 32, 32)
+    losses = []
+    for mask_episode in (True, False):
+        model = MoCo(ProjectedBackbone(backbone, width, 8), queue_size=16, momentum=0.9, temperature=0.2, splits=1,
+                     dedup_seconds=2.0, mask_episode=mask_episode)
+        model.queue.zero_()
+        model.queue[:, 0] = model.encoder_q.eval()(x[:1]).detach()[0]
+        model.encoder_q.train()
+        model.queue_episode[:], model.queue_t[:] = 0, 1000.0  # same episode, far in time, another shot
+        losses.append(float(model(x, x, torch.zeros(8, dtype=torch.long), torch.zeros(8))[0]))
+    assert losses[0] < losses[1]  # with the mask, the own-episode copy is no negative
