@@ -48,7 +48,8 @@ class LumaThumbnailEncoder(FrameEncoderBase):
         return canonical_view(frame) if self.portrait_band else trim_black_borders(frame)
 
     def config(self) -> dict:
-        return {"size": self.size, "dim": self.dim, "trained": False, "portrait_band": self.portrait_band}
+        # portrait_band only when on: a thumbnail saved before it keeps its config and checksum
+        return {"size": self.size, "dim": self.dim, "trained": False, **({"portrait_band": True} if self.portrait_band else {})}
 
     @classmethod
     def from_saved(cls, directory: Path, config: dict) -> "LumaThumbnailEncoder":

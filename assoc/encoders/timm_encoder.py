@@ -160,7 +160,8 @@ class TimmFrameEncoder(FrameEncoderBase):
     def config(self) -> dict:
         return {"arch": self.arch, "dim": self._dim, "image_size": self.image_size, "seed": self.seed,
                 "trained": self.trained, "calibrated": self.calibrated, "init_weights": self.init_weights, "mean": MEAN, "std": STD,
-                "canonical": self.canonical, "mirror": self.mirror,
+                # only when on: an encoder saved before these options keeps its config and checksum
+                **{k: True for k in ("canonical", "mirror") if getattr(self, k)},
                 "training": self.training}
 
     def _write_weights(self, directory: Path) -> list[str]:
