@@ -141,3 +141,7 @@ def test_timm_encoder_mirror_makes_a_flipped_frame_identical_and_old_configs_loa
     old = TimmFrameEncoder.from_saved(tmp_path / "enc", {k: v for k, v in config.items()
                                                           if k not in ("canonical", "mirror")})
     assert not old.canonical and not old.mirror  # saved before the options existed: behaviour unchanged
+    legacy = create_encoder("test_efficientnet", dim=8, image_size=32, canonical=False, mirror=False)
+    assert "canonical" not in legacy.config() and "mirror" not in legacy.config()  # same config, same checksum
+    thumb = create_encoder("luma_thumbnail", portrait_band=False)
+    assert thumb.config() == {"size": 16, "dim": 256, "trained": False}
