@@ -20,6 +20,13 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1], N x 3 x H x W -> the encoder's input scale (MEAN, STD), on x's device."""
+    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
 class EmbeddingNet(nn.Module):
     """backbone (global-pooled features) -> standardisation -> linear projection -> L2 normalisation.
 
@@ -143,9 +150,7 @@ class TimmFrameEncoder(FrameEncoderBase):
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0  # N x 3 x H x W
         if x.shape[-2:] != (self.image_size, self.image_size):
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True)
-        mean = torch.tensor(MEAN).view(1, 3, 1, 1)
-        std = torch.tensor(STD).view(1, 3, 1, 1)
-        return (x - mean) / std
+        return normalise(x)
 
     @torch.inference_mode()
     def embed(self, frames: np.ndarray) -> np.ndarray:
