@@ -114,7 +114,7 @@ def _baseline_encoders(encoder: FrameEncoderBase, catalog: Catalog, settings: Bu
         out["luma_thumbnail"] = create_encoder("luma_thumbnail")
     if settings.untrained_baseline and isinstance(encoder, TimmFrameEncoder) and encoder.trained:
         untrained = create_encoder(encoder.arch, dim=encoder.dim, image_size=encoder.image_size, seed=encoder.seed,
-                                   canonical=encoder.canonical, mirror=encoder.mirror)
+                                   canonical=encoder.canonical, mirror=encoder.mirror, luma=encoder.luma)
         untrained.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
         out["untrained_encoder"] = untrained
     for name, directory in settings.compare_encoders.items():

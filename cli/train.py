@@ -51,8 +51,11 @@ def encoder(
     anti_shortcut: bool = typer.Option(True, help="paint subtitles/logos/borders on one view"),
     attention: bool = typer.Option(True, help="WS-DAN attention cropping and dropping"),
     episode_positive_p: float = typer.Option(0.0, help="share of key views taken from another frame of the same episode"),
-    mask_episode: bool = typer.Option(False, help="no negatives from the query's own episode (off: only its shot "
-                                                 "and the 2 s around it)"),
+    mask: str = typer.Option("program", help="queue entries that are no negatives of a query: shot (its shot and "
+                                             "the 2 s around it), episode (its episode) or program (its program's "
+                                             "episodes, which share their sets)"),
+    luma: bool = typer.Option(True, help="the encoder sees each frame's standardised luma (off: RGB)"),
+    crop_min: float = typer.Option(0.2, help="smallest share of the frame's area a random resized crop keeps"),
     weights: Path = typer.Option(None, help="start from a local timm weight file"),
     checkpoint_dir: Path = typer.Option(None, help="where checkpoints go (default: OUT.ckpt); a matching one resumes"),
     device: str = typer.Option(None, help="cpu or cuda (default: cuda when present)"),
@@ -66,9 +69,10 @@ def encoder(
     cat = load_catalog_or_fail(catalog)
     settings = MocoSettings(arch=arch, epochs=epochs, batch_size=batch_size, splits=splits, optimizer=optimizer, lr=lr,
                             embed_dim=embed_dim, queue=queue, episode_positive_p=episode_positive_p,
-                            mask_episode=mask_episode,
+                            mask=mask,
                             train_fps=fps, attention=attention, seed=seed, weights=str(weights) if weights else None,
-                            augment=AugmentSettings(image_size=image_size, standard=standard, anti_shortcut=anti_shortcut))
+                            augment=AugmentSettings(image_size=image_size, standard=standard, anti_shortcut=anti_shortcut,
+                                                    luma=luma, crop_scale=(crop_min, 1.0)))
     report = train_encoder(cat, out, settings, checkpoint_dir, device, progress=_moco_progress())
     typer.echo(json.dumps({k: v for k, v in vars(report).items() if k != "failures"}, indent=2))
     for f in report.failures:

@@ -20,8 +20,20 @@ MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 
 
-def normalise(x: torch.Tensor) -> torch.Tensor:
-    """Pixels in [0, 1], N x 3 x H x W -> the encoder's input scale (MEAN, STD), on x's device."""
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def normalise(x: torch.Tensor, luma: bool = False) -> torch.Tensor:
+    """Pixels in [0, 1], N x 3 x H x W -> the encoder's input scale (MEAN, STD), on x's device.
+
+    `luma`: instead, each image's luma standardised on its own (zero mean, unit contrast), in all
+    three channels: the encoder cannot see hue, saturation, brightness or contrast, which a colour
+    edit changes over the whole frame.
+    """
+    if luma:
+        g = (x * torch.tensor(_LUMA, device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        g = (g - g.mean((2, 3), keepdim=True)) / (g.std((2, 3), keepdim=True) + 0.03)
+        return g.expand(-1, 3, -1, -1).contiguous()
     mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
     return (x - mean) / std
@@ -61,12 +73,14 @@ class TimmFrameEncoder(FrameEncoderBase):
 
     def __init__(self, arch: str = "efficientnet_b0", dim: int = 256, image_size: int = 128, seed: int = 0,
                  weights: str | Path | None = None, trained: bool = False, batch_size: int = 64,
-                 device: str = "cpu", training: dict | None = None, canonical: bool = True, mirror: bool = True):
+                 device: str = "cpu", training: dict | None = None, canonical: bool = True, mirror: bool = True,
+                 luma: bool = False):
         """`canonical`: frames pass through `canonical_view` (borders trimmed, a portrait frame's
-        landscape band) before the resize; `mirror`: flip-averaged features. Both are kept in the
-        config; encoders saved before they existed load with both off."""
+        landscape band) before the resize; `mirror`: flip-averaged features; `luma`: the network sees
+        each frame's standardised luma (`normalise`). All are kept in the config when on; encoders
+        saved before they existed load with them off."""
         self.arch, self._dim, self.image_size, self.seed = arch, dim, image_size, seed
-        self.canonical, self.mirror = canonical, mirror
+        self.canonical, self.mirror, self.luma = canonical, mirror, luma
         self.trained, self.batch_size, self.device = trained, batch_size, device
         self.training = training or {}
         self.calibrated = False
@@ -150,7 +164,7 @@ class TimmFrameEncoder(FrameEncoderBase):
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255.0  # N x 3 x H x W
         if x.shape[-2:] != (self.image_size, self.image_size):
             x = F.interpolate(x, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False, antialias=True)
-        return normalise(x)
+        return normalise(x, self.luma)
 
     @torch.inference_mode()
     def embed(self, frames: np.ndarray) -> np.ndarray:
@@ -166,7 +180,7 @@ class TimmFrameEncoder(FrameEncoderBase):
         return {"arch": self.arch, "dim": self._dim, "image_size": self.image_size, "seed": self.seed,
                 "trained": self.trained, "calibrated": self.calibrated, "init_weights": self.init_weights, "mean": MEAN, "std": STD,
                 # only when on: an encoder saved before these options keeps its config and checksum
-                **{k: True for k in ("canonical", "mirror") if getattr(self, k)},
+                **{k: True for k in ("canonical", "mirror", "luma") if getattr(self, k)},
                 "training": self.training}
 
     def _write_weights(self, directory: Path) -> list[str]:
@@ -188,7 +202,8 @@ class TimmFrameEncoder(FrameEncoderBase):
 
         enc = cls(arch=config["arch"], dim=int(config["dim"]), image_size=int(config["image_size"]),
                   seed=int(config.get("seed", 0)), trained=bool(config.get("trained")), training=config.get("training"),
-                  canonical=bool(config.get("canonical", False)), mirror=bool(config.get("mirror", False)))
+                  canonical=bool(config.get("canonical", False)), mirror=bool(config.get("mirror", False)),
+                  luma=bool(config.get("luma", False)))
         enc.init_weights = config.get("init_weights")
         enc.calibrated = bool(config.get("calibrated"))
         try:

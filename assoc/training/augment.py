@@ -25,6 +25,8 @@ class AugmentSettings:
     anti_shortcut: bool = True  # subtitles, logos, stickers, borders, vertical padding on one view
     shortcut_p: float = 0.6
     canonical: bool = True  # painted views pass through the encoder's canonical_view, as at lookup
+    luma: bool = True  # the encoder sees standardised luma (timm_encoder.normalise), views made to match
+    crop_scale: tuple[float, float] = (0.2, 1.0)  # random resized crop: share of the frame's area
 
 
 def _stack(images: Sequence[np.ndarray]) -> torch.Tensor:
@@ -42,7 +44,8 @@ class TwoViews:
 
     def __init__(self, settings: AugmentSettings, seed: int = 0, device: str = "cpu"):
         self.settings, self.device = settings, device
-        self.augment = BatchAugment(settings.image_size, settings.standard, seed=seed)
+        self.augment = BatchAugment(settings.image_size, settings.standard, seed=seed, luma=settings.luma,
+                                    crop_scale=settings.crop_scale)
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, frames: np.ndarray | Sequence[np.ndarray],

@@ -8,7 +8,9 @@ encoder's own forward and backward pass at 64 px; here each step is one batched 
 - colour jitter (p = 0.8): brightness, contrast, saturation (0.4 each) and hue (0.1 of a turn, a
   rotation of the chroma plane in YIQ space), each a per-image scalar;
 - greyscale (p = 0.2); Gaussian blur (p = 0.5, sigma 0.1-2, a 9-tap separable kernel per image);
-- normalisation with the encoder's mean and std.
+- normalisation with the encoder's mean and std, or (`luma`) to the encoder's standardised luma,
+  after the colour jitter: a hue or saturation change still moves the luma a little, as a colour
+  edit does.
 """
 
 from __future__ import annotations
@@ -112,17 +114,18 @@ def gaussian_blur(x: torch.Tensor, g: torch.Generator | None, p: float = 0.5, si
 class BatchAugment:
     """MoCo v2's view (`standard`) or a plain resize, for a uint8 batch N x 3 x H x W."""
 
-    def __init__(self, image_size: int, standard: bool = True, seed: int = 0):
-        self.size, self.standard = image_size, standard
+    def __init__(self, image_size: int, standard: bool = True, seed: int = 0, luma: bool = False,
+                 crop_scale: tuple[float, float] = (0.2, 1.0)):
+        self.size, self.standard, self.luma, self.crop_scale = image_size, standard, luma, tuple(crop_scale)
         self.g = torch.Generator().manual_seed(seed)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         x = to_float(x)
         if not self.standard:
             x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
-            return normalise(x)
-        x = resized_crop(x, self.size, self.g)
+            return normalise(x, self.luma)
+        x = resized_crop(x, self.size, self.g, scale=self.crop_scale)
         x = colour_jitter(x, self.g)
         x = greyscale(x, self.g)
         x = gaussian_blur(x, self.g)
-        return normalise(x)
+        return normalise(x, self.luma)

@@ -21,6 +21,7 @@ class FrameSet:
     neighbour: np.ndarray  # N, index of a nearby frame of the same shot, or -1
     shot: np.ndarray  # N, a shot id (frames linked to their next one share it)
     failures: list[str]
+    program: np.ndarray | None = None  # N, program index (catalog structure, for the negatives mask)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -30,8 +31,9 @@ def load_frames(catalog: Catalog, fps: float = 1.0, size: tuple[int, int] = (192
                 shot_threshold: float = 18.0, progress: Callable[[int, int, str], None] | None = None) -> FrameSet:
     """Decode every episode at `fps`, resize to `size` (W, H); link each frame to its next one when
     the mean absolute pixel difference says they are from the same shot (a temporal positive)."""
-    frames, episode, times, failures = [], [], [], []
+    frames, episode, times, failures, program = [], [], [], [], []
     episodes = [e for p in catalog.programs for e in p.episodes]
+    owner = [k for k, p in enumerate(catalog.programs) for _ in p.episodes]
     for i, ep in enumerate(episodes):
         if progress:
             progress(i + 1, len(episodes), ep.episode_id)
@@ -42,6 +44,7 @@ def load_frames(catalog: Catalog, fps: float = 1.0, size: tuple[int, int] = (192
             continue
         frames += [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in s.frames]
         episode += [i] * len(s.frames)
+        program += [owner[i]] * len(s.frames)
         times += list(s.times)
     arr = np.stack(frames) if frames else np.zeros((0, size[1], size[0], 3), np.uint8)
     ep_arr = np.array(episode, np.int64)
@@ -55,4 +58,5 @@ def load_frames(catalog: Catalog, fps: float = 1.0, size: tuple[int, int] = (192
         linked = np.flatnonzero(same_ep & (diff < shot_threshold))
         neighbour[linked] = linked + 1
     shot = np.cumsum(np.r_[0, neighbour[:-1] < 0]) if len(arr) else np.zeros(0, np.int64)
-    return FrameSet(arr, ep_arr, np.array(times, np.float32), neighbour, shot.astype(np.int64), failures)
+    return FrameSet(arr, ep_arr, np.array(times, np.float32), neighbour, shot.astype(np.int64), failures,
+                    np.array(program, np.int64))

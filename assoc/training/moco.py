@@ -2,10 +2,12 @@
 
 - query encoder: timm backbone + MLP head; key encoder: its momentum copy (no gradients);
 - a queue of keys as negatives, no larger than half the training frames, so a frame is not among
-  its own negatives; queue entries remember their episode, time and shot; optionally no negative
-  comes from the query's own episode (`mask_episode`): an episode returns to its few sets again and
-  again, so a frame of another shot of the same set is a near-copy, not a negative; without the
-  episode mask, negatives from the query's own shot or within `dedup_seconds` of it are masked;
+  its own negatives; queue entries remember their group (episode or program), time and shot;
+  `mask` says which are no negatives of a query: "shot" (its own shot, and its episode within
+  `dedup_seconds`), "episode" (its whole episode) or "program" (every episode of its program).
+  An episode returns to its few sets again and again, and a program's episodes share them, so a
+  frame of another shot of the same set is a near-copy, not a negative. The program is catalog
+  structure, not a label: no frame is labelled, and no positive is drawn from another episode;
 - positives: two views of one frame, or (`episode_positive_p`, `temporal_positive_p`, in
   train_encoder) a frame and another frame of its episode or the next frame of its shot;
 - InfoNCE with temperature 0.2;
@@ -29,6 +31,9 @@ from torch import nn
 from assoc.training.augment import AugmentSettings
 
 
+MASKS = ("shot", "episode", "program")
+
+
 @dataclass
 class MocoSettings:
     arch: str = "efficientnet_b0"
@@ -46,7 +51,7 @@ class MocoSettings:
     temporal_positive_p: float = 0.3  # the key view from the next frame of the same shot
     episode_positive_p: float = 0.0  # the key view from another frame of the same episode
     dedup_seconds: float = 2.0
-    mask_episode: bool = False  # no negatives from the query's own episode
+    mask: str = "program"  # which queue entries are no negatives: shot | episode | program (see above)
     attention: bool = True
     p_crop: float = 0.25
     p_drop: float = 0.25
@@ -78,17 +83,19 @@ def split_forward(encoder: nn.Module, x: torch.Tensor, splits: int) -> torch.Ten
 
 class MoCo(nn.Module):
     def __init__(self, encoder_q: ProjectedBackbone, queue_size: int, momentum: float, temperature: float,
-                 splits: int, dedup_seconds: float, mask_episode: bool = False):
+                 splits: int, dedup_seconds: float, mask_group: bool = False):
+        """`mask_group`: no negatives from the query's own group (the ids passed as `group` to
+        forward); off: only from its shot and from its group within `dedup_seconds`."""
         super().__init__()
         self.encoder_q = encoder_q
         self.encoder_k = copy.deepcopy(encoder_q)
         for p in self.encoder_k.parameters():
             p.requires_grad = False
         self.m, self.T, self.splits, self.dedup = momentum, temperature, splits, dedup_seconds
-        self.mask_episode = mask_episode
+        self.mask_group = mask_group
         dim = encoder_q.head[-1].out_features
         self.register_buffer("queue", F.normalize(torch.randn(dim, queue_size), dim=0))  # C x K
-        self.register_buffer("queue_episode", torch.full((queue_size,), -1, dtype=torch.long))  # K
+        self.register_buffer("queue_group", torch.full((queue_size,), -1, dtype=torch.long))  # K
         self.register_buffer("queue_t", torch.zeros(queue_size))  # K
         self.register_buffer("queue_shot", torch.full((queue_size,), -1, dtype=torch.long))  # K
         self.register_buffer("queue_ptr", torch.zeros(1, dtype=torch.long))
@@ -99,19 +106,20 @@ class MoCo(nn.Module):
             pk.mul_(self.m).add_(pq.detach(), alpha=1 - self.m)
 
     @torch.no_grad()
-    def _enqueue(self, k: torch.Tensor, episode: torch.Tensor, t: torch.Tensor, shot: torch.Tensor) -> None:
+    def _enqueue(self, k: torch.Tensor, group: torch.Tensor, t: torch.Tensor, shot: torch.Tensor) -> None:
         n, size = len(k), self.queue.shape[1]
         ptr = int(self.queue_ptr)
         idx = (torch.arange(n, device=k.device) + ptr) % size
         self.queue[:, idx] = k.T
-        self.queue_episode[idx] = episode
+        self.queue_group[idx] = group
         self.queue_t[idx] = t
         self.queue_shot[idx] = shot
         self.queue_ptr[0] = (ptr + n) % size
 
-    def forward(self, im_q: torch.Tensor, im_k: torch.Tensor, episode: torch.Tensor, t: torch.Tensor,
+    def forward(self, im_q: torch.Tensor, im_k: torch.Tensor, group: torch.Tensor, t: torch.Tensor,
                 shot: torch.Tensor | None = None):
-        """`shot`: a shot id per frame (-1: unknown); by default every frame is its own shot."""
+        """`group`: an episode (or program) id per frame; `t`: its time in the episode; `shot`: a
+        shot id per frame (-1: unknown); by default every frame is its own shot."""
         q = split_forward(self.encoder_q, im_q, self.splits)  # N x C
         with torch.no_grad():
             self._momentum_update()
@@ -119,17 +127,17 @@ class MoCo(nn.Module):
             k = split_forward(self.encoder_k, im_k[order], self.splits)[torch.argsort(order)]  # N x C
         l_pos = (q * k).sum(1, keepdim=True)  # N x 1
         l_neg = q @ self.queue.clone().detach()  # N x K
-        near = self.queue_episode[None, :] == episode[:, None]  # N x K: not negatives
-        if not self.mask_episode:
+        near = self.queue_group[None, :] == group[:, None]  # N x K: not negatives
+        if not self.mask_group:
             near &= (self.queue_t[None, :] - t[:, None]).abs() < self.dedup
         if shot is not None:
             near |= (self.queue_shot[None, :] == shot[:, None]) & (shot[:, None] >= 0)
         else:
-            shot = torch.full_like(episode, -1)
+            shot = torch.full_like(group, -1)
         l_neg = l_neg.masked_fill(near, float("-inf"))
         logits = torch.cat([l_pos, l_neg], dim=1) / self.T  # N x (1 + K)
         labels = torch.zeros(len(q), dtype=torch.long, device=q.device)
         loss = F.cross_entropy(logits, labels)
         acc = (logits.argmax(1) == 0).float().mean()
-        self._enqueue(k, episode, t, shot)
+        self._enqueue(k, group, t, shot)
         return loss, acc

@@ -19,7 +19,7 @@ from assoc.errors import InputError
 from assoc.training.attention import attend
 from assoc.training.augment import TwoViews
 from assoc.training.frames import FrameSet, load_frames
-from assoc.training.moco import MoCo, MocoSettings, ProjectedBackbone
+from assoc.training.moco import MASKS, MoCo, MocoSettings, ProjectedBackbone
 
 CHECKPOINT = "moco.pt"
 
@@ -104,10 +104,13 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
     queue = max(settings.batch_size, min(queue, len(frames) // 2))
     torch.manual_seed(settings.seed)
     base = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
-                            seed=settings.seed, weights=settings.weights)
+                            seed=settings.seed, weights=settings.weights, luma=settings.augment.luma)
     width = base.net.proj.in_features
+    if settings.mask not in MASKS:
+        raise InputError(f"unknown negatives mask '{settings.mask}'; known: {', '.join(MASKS)}")
+    group = frames.program if settings.mask == "program" and frames.program is not None else frames.episode
     model = MoCo(ProjectedBackbone(base.net.backbone, width, settings.head_dim), queue, settings.momentum,
-                 settings.temperature, settings.splits, settings.dedup_seconds, settings.mask_episode).to(device)
+                 settings.temperature, settings.splits, settings.dedup_seconds, settings.mask != "shot").to(device)
     optimizer, lr = _optimizer(settings, model.encoder_q.parameters())
     ranges = _episode_ranges(frames.episode)
     steps_per_epoch = len(frames) // settings.batch_size
@@ -140,7 +143,7 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
             for g in optimizer.param_groups:  # cosine schedule, per step
                 g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / max(1, total)))
             with amp:
-                loss, acc = model(im_q, im_k, torch.from_numpy(frames.episode[idx]).to(device),
+                loss, acc = model(im_q, im_k, torch.from_numpy(group[idx]).to(device),
                                   torch.from_numpy(frames.t[idx]).to(device), torch.from_numpy(frames.shot[idx]).to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -158,7 +161,7 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
     report.epochs, report.steps = settings.epochs, step
     report.seconds = round(time.time() - t0, 1)
     encoder = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
-                               seed=settings.seed, trained=True,
+                               seed=settings.seed, trained=True, luma=settings.augment.luma,
                                training={"method": "moco_v2", "settings": settings.as_dict(), "frames": len(frames),
                                          "queue": queue, "losses": report.losses, "accuracy": report.accuracy,
                                          "seconds": report.seconds, "device": device})

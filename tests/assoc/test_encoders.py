@@ -145,3 +145,28 @@ def test_timm_encoder_mirror_makes_a_flipped_frame_identical_and_old_configs_loa
     assert "canonical" not in legacy.config() and "mirror" not in legacy.config()  # same config, same checksum
     thumb = create_encoder("luma_thumbnail", portrait_band=False)
     assert thumb.config() == {"size": 16, "dim": 256, "trained": False}
+
+
+def test_timm_encoder_luma_input_ignores_brightness_contrast_and_saturation(tmp_path):
+    import cv2
+
+    frames = np.stack([_scene(), _scene(seed=2)]) // 2 + 40  # 40-167: the edit below does not clip
+    edited = []
+    for f in frames:  # what a colour edit does: brightness and contrast, then saturation
+        g = cv2.convertScaleAbs(f, alpha=1.3, beta=-25)
+        hsv = cv2.cvtColor(g, cv2.COLOR_RGB2HSV)
+        hsv[..., 1] = (hsv[..., 1] * 0.5).astype(np.uint8)
+        edited.append(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB))
+    edited = np.stack(edited)
+    luma = create_encoder("test_efficientnet", dim=8, image_size=32, luma=True)
+    rgb = create_encoder("test_efficientnet", dim=8, image_size=32)
+    assert "luma" not in rgb.config()  # off: the config (and checksum) of encoders saved before it
+    moved = lambda enc: float((enc.preprocess(edited) - enc.preprocess(frames)).abs().mean()  # noqa: E731
+                              / enc.preprocess(frames).abs().mean())
+    assert moved(luma) < 0.1 and moved(rgb) > 2.5 * moved(luma)  # the network's input barely moves
+    gap = lambda enc: float(np.abs(enc.embed(edited) - enc.embed(frames)).max())  # noqa: E731
+    assert gap(luma) < 0.5 * gap(rgb)
+    luma.save(tmp_path / "enc")
+    again = load_encoder(tmp_path / "enc")
+    assert again.luma and again.config()["luma"] is True
+    np.testing.assert_allclose(again.embed(frames), luma.embed(frames), atol=1e-5)

@@ -57,7 +57,7 @@ def test_moco_step_masks_near_duplicates_and_fills_the_queue():
     episode, t = torch.zeros(8, dtype=torch.long), torch.arange(8).float()
     loss, acc = model(x, x, episode, t)
     assert torch.isfinite(loss) and 0 <= float(acc) <= 1
-    assert int(model.queue_ptr) == 8 and (model.queue_episode[:8] == 0).all()
+    assert int(model.queue_ptr) == 8 and (model.queue_group[:8] == 0).all()
     loss.backward()
     # a key of the query's own shot is not a negative, however far apart in time
     far = torch.arange(8).float() * 100
@@ -65,12 +65,12 @@ def test_moco_step_masks_near_duplicates_and_fills_the_queue():
     own = model.encoder_q.eval()(x[:1]).detach()[0]
     model.encoder_q.train()
     model.queue[:, 0] = own  # the query's own picture, in the queue
-    model.queue_episode[:], model.queue_t[:], model.queue_shot[:] = 0, 1000.0, 7
+    model.queue_group[:], model.queue_t[:], model.queue_shot[:] = 0, 1000.0, 7
     same_shot = torch.full((8,), 7, dtype=torch.long)
     model.queue_ptr.zero_()
     l_masked, _ = model(x, x, episode, far, same_shot)
     model.queue[:, 0] = own
-    model.queue_episode[:], model.queue_t[:], model.queue_shot[:] = 0, 1000.0, 7
+    model.queue_group[:], model.queue_t[:], model.queue_shot[:] = 0, 1000.0, 7
     model.queue_ptr.zero_()
     l_open, _ = model(x, x, episode, far, same_shot + 1)
     assert float(l_masked) < float(l_open)
@@ -125,12 +125,12 @@ def test_episode_ranges_and_the_episode_mask():
     width = backbone(torch.zeros(2, 3, 32, 32)).shape[1]
     x = torch.randn(8, 3, 32, 32)
     losses = []
-    for mask_episode in (True, False):
+    for mask_group in (True, False):
         model = MoCo(ProjectedBackbone(backbone, width, 8), queue_size=16, momentum=0.9, temperature=0.2, splits=1,
-                     dedup_seconds=2.0, mask_episode=mask_episode)
+                     dedup_seconds=2.0, mask_group=mask_group)
         model.queue.zero_()
         model.queue[:, 0] = model.encoder_q.eval()(x[:1]).detach()[0]
         model.encoder_q.train()
-        model.queue_episode[:], model.queue_t[:] = 0, 1000.0  # same episode, far in time, another shot
+        model.queue_group[:], model.queue_t[:] = 0, 1000.0  # same episode, far in time, another shot
         losses.append(float(model(x, x, torch.zeros(8, dtype=torch.long), torch.zeros(8))[0]))
     assert losses[0] < losses[1]  # with the mask, the own-episode copy is no negative
