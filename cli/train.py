@@ -37,7 +37,8 @@ def encoder(
     catalog: Path = typer.Option(..., help="catalog.jsonl: training frames come from its episodes (no labels)"),
     out: Path = typer.Option(..., help="encoder directory to write (config.json + model.safetensors)"),
     arch: str = typer.Option("efficientnet_b0", help="timm architecture"),
-    epochs: int = typer.Option(10, help="passes over the training frames"),
+    epochs: int = typer.Option(10, help="passes over the training frames (0: save the untrained baseline, "
+                                        "statistics and projection fitted on the catalog's frames)"),
     batch_size: int = typer.Option(128, help="frames per step"),
     splits: int = typer.Option(2, help="split-BN sub-batches (keep batch-size / splits at 64 or more)"),
     optimizer: str = typer.Option("sgd", help="sgd (MoCo v2's) or adamw"),
@@ -51,7 +52,7 @@ def encoder(
     anti_shortcut: bool = typer.Option(True, help="paint subtitles/logos/borders on one view"),
     attention: bool = typer.Option(True, help="WS-DAN attention cropping and dropping"),
     episode_positive_p: float = typer.Option(0.0, help="share of key views taken from another frame of the same episode"),
-    mask: str = typer.Option("program", help="queue entries that are no negatives of a query: shot (its shot and "
+    mask: str = typer.Option("shot", help="queue entries that are no negatives of a query: shot (its shot and "
                                              "the 2 s around it), episode (its episode) or program (its program's "
                                              "episodes, which share their sets)"),
     luma: bool = typer.Option(True, help="the encoder sees each frame's standardised luma (off: RGB)"),

@@ -30,7 +30,6 @@ from torch import nn
 
 from assoc.training.augment import AugmentSettings
 
-
 MASKS = ("shot", "episode", "program")
 
 
@@ -51,7 +50,7 @@ class MocoSettings:
     temporal_positive_p: float = 0.3  # the key view from the next frame of the same shot
     episode_positive_p: float = 0.0  # the key view from another frame of the same episode
     dedup_seconds: float = 2.0
-    mask: str = "program"  # which queue entries are no negatives: shot | episode | program (see above)
+    mask: str = "shot"  # which queue entries are no negatives: shot | episode | program (see above)
     attention: bool = True
     p_crop: float = 0.25
     p_drop: float = 0.25

@@ -89,10 +89,15 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | None = None,
                   checkpoint_dir: str | Path | None = None, device: str | None = None,
                   progress: Callable[..., None] | None = None, frames: FrameSet | None = None) -> TrainReport:
-    """Train, checkpoint every epoch (resuming a matching checkpoint), and save the encoder to `out`."""
+    """Train, checkpoint every epoch (resuming a matching checkpoint), and save the encoder to `out`.
+
+    `epochs` 0 trains nothing: the saved encoder is the untrained baseline (random weights, batch-norm
+    statistics re-estimated and the PCA projection fitted on the catalog's frames; `trained` false)."""
     settings = settings or MocoSettings()
     if settings.arch not in TIMM_ARCHS:
         raise InputError(f"unknown architecture '{settings.arch}'; known: {', '.join(TIMM_ARCHS)}")
+    if settings.mask not in MASKS:
+        raise InputError(f"unknown negatives mask '{settings.mask}'; known: {', '.join(MASKS)}")
     device = _device(device)
     t0 = time.time()
     report = TrainReport(device=device)
@@ -106,8 +111,6 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
     base = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
                             seed=settings.seed, weights=settings.weights, luma=settings.augment.luma)
     width = base.net.proj.in_features
-    if settings.mask not in MASKS:
-        raise InputError(f"unknown negatives mask '{settings.mask}'; known: {', '.join(MASKS)}")
     group = frames.program if settings.mask == "program" and frames.program is not None else frames.episode
     model = MoCo(ProjectedBackbone(base.net.backbone, width, settings.head_dim), queue, settings.momentum,
                  settings.temperature, settings.splits, settings.dedup_seconds, settings.mask != "shot").to(device)
@@ -160,13 +163,20 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
                                 "losses": report.losses, "accuracy": report.accuracy})
     report.epochs, report.steps = settings.epochs, step
     report.seconds = round(time.time() - t0, 1)
+    sample = frames.frames[np.random.default_rng(0).choice(len(frames), min(len(frames), 4096), replace=False)]
+    if settings.epochs == 0:  # the untrained baseline: random weights, statistics and projection from the catalog
+        encoder = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
+                                   seed=settings.seed, weights=settings.weights, luma=settings.augment.luma)
+        encoder.calibrate(sample)
+        encoder.fit_projection(sample)
+        encoder.save(out)
+        return report
     encoder = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
                                seed=settings.seed, trained=True, luma=settings.augment.luma,
                                training={"method": "moco_v2", "settings": settings.as_dict(), "frames": len(frames),
                                          "queue": queue, "losses": report.losses, "accuracy": report.accuracy,
                                          "seconds": report.seconds, "device": device})
     encoder.net.backbone.load_state_dict(model.encoder_q.backbone.state_dict())
-    sample = frames.frames[np.random.default_rng(0).choice(len(frames), min(len(frames), 4096), replace=False)]
     encoder.calibrate(sample, feature_norm_only=True)
     encoder.fit_projection(sample)
     encoder.save(out)

@@ -1,5 +1,7 @@
 """MoCo v2 pieces on tiny inputs, and a short real training run that resumes and saves."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import timm
@@ -81,14 +83,22 @@ def test_moco_step_masks_near_duplicates_and_fills_the_queue():
 def test_short_training_saves_a_trained_encoder_and_resumes(tiny_universe, taxonomy, tmp_path):
     catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
     settings = MocoSettings(arch="test_efficientnet", head_dim=16, embed_dim=16, batch_size=16, epochs=1,
-                            augment=AugmentSettings(image_size=48), train_fps=1.0)
+                            augment=AugmentSettings(image_size=48), train_fps=1.0, mask="program")
     report = train_encoder(catalog, tmp_path / "enc", settings)
     assert report.steps == report.frames // 16 and len(report.losses) == 1 and np.isfinite(report.losses[0])
     enc = load_encoder(tmp_path / "enc")
     assert enc.trained and enc.config()["training"]["method"] == "moco_v2"
+    assert enc.luma and enc.config()["training"]["settings"]["mask"] == "program"  # luma input: the default
     assert enc.embed(FRAME[None]).shape == (1, 16)
     again = train_encoder(catalog, tmp_path / "enc2", settings, checkpoint_dir=tmp_path / "enc.ckpt")
     assert again.resumed_from_epoch == 1 and again.steps == report.steps  # nothing left to train
+    untrained = train_encoder(catalog, tmp_path / "untrained", replace(settings, epochs=0))
+    base = load_encoder(tmp_path / "untrained")
+    assert untrained.steps == 0 and not base.trained and base.calibrated and base.luma
+    assert np.abs(base.embed(FRAME[None]) - enc.embed(FRAME[None])).max() > 1e-3  # not the trained weights
+    with pytest.raises(InputError, match="negatives mask 'season'"):
+        train_encoder(catalog, tmp_path / "x", MocoSettings(arch="test_efficientnet", mask="season", batch_size=4,
+                                                            augment=AugmentSettings(image_size=48)))
     with pytest.raises(InputError, match="training frames"):
         train_encoder(catalog, tmp_path / "x", MocoSettings(arch="test_efficientnet", batch_size=4096, epochs=1,
                                                             augment=AugmentSettings(image_size=48)))
