@@ -38,7 +38,7 @@ def encoder(
     out: Path = typer.Option(..., help="encoder directory to write (config.json + model.safetensors)"),
     arch: str = typer.Option("efficientnet_b0", help="timm architecture"),
     epochs: int = typer.Option(10, help="passes over the training frames (0: save the untrained baseline, "
-                                        "statistics and projection fitted on the catalog's frames)"),
+                                        "standardisation and projection fitted on the catalog's frames)"),
     batch_size: int = typer.Option(128, help="frames per step"),
     splits: int = typer.Option(2, help="split-BN sub-batches (keep batch-size / splits at 64 or more)"),
     optimizer: str = typer.Option("sgd", help="sgd (MoCo v2's) or adamw"),
