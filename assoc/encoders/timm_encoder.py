@@ -23,6 +23,11 @@ STD = (0.229, 0.224, 0.225)
 _LUMA = (0.299, 0.587, 0.114)
 
 
+def luma_plane(x: torch.Tensor) -> torch.Tensor:
+    """Luma (BT.601 weights) of N x 3 x H x W: N x 1 x H x W."""
+    return (x * torch.tensor(_LUMA, device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+
+
 def normalise(x: torch.Tensor, luma: bool = False) -> torch.Tensor:
     """Pixels in [0, 1], N x 3 x H x W -> the encoder's input scale (MEAN, STD), on x's device.
 
@@ -31,7 +36,7 @@ def normalise(x: torch.Tensor, luma: bool = False) -> torch.Tensor:
     edit changes over the whole frame.
     """
     if luma:
-        g = (x * torch.tensor(_LUMA, device=x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        g = luma_plane(x)
         g = (g - g.mean((2, 3), keepdim=True)) / (g.std((2, 3), keepdim=True) + 0.03)
         return g.expand(-1, 3, -1, -1).contiguous()
     mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)

@@ -20,16 +20,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from assoc.encoders.timm_encoder import normalise
+from assoc.encoders.timm_encoder import luma_plane, normalise
 
 _RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 _YIQ2RGB = torch.linalg.inv(_RGB2YIQ)
-_GREY = torch.tensor([0.299, 0.587, 0.114])
-
-
-def _grey(x: torch.Tensor) -> torch.Tensor:
-    """Luma of N x 3 x H x W: N x 1 x H x W."""
-    return (x * _GREY.to(x.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
 
 
 def _uniform(n: int, lo: float, hi: float, g: torch.Generator | None) -> torch.Tensor:
@@ -77,9 +71,9 @@ def colour_jitter(x: torch.Tensor, g: torch.Generator | None, p: float = 0.8, st
     s = _uniform(n, 1 - strength, 1 + strength, g).to(x.device).view(n, 1, 1, 1)
     angle = _uniform(n, -hue, hue, g) * 2 * math.pi
     y = (x * b).clamp(0, 1)
-    grey = _grey(y)
+    grey = luma_plane(y)
     y = ((y - grey.mean((2, 3), keepdim=True)) * c + grey.mean((2, 3), keepdim=True)).clamp(0, 1)
-    grey = _grey(y)
+    grey = luma_plane(y)
     y = (grey + (y - grey) * s).clamp(0, 1)
     rot = torch.zeros(n, 3, 3)  # rotate I and Q: a hue shift
     rot[:, 0, 0] = 1
@@ -92,7 +86,7 @@ def colour_jitter(x: torch.Tensor, g: torch.Generator | None, p: float = 0.8, st
 
 def greyscale(x: torch.Tensor, g: torch.Generator | None, p: float = 0.2) -> torch.Tensor:
     on = _coin(len(x), p, g).to(x.device).view(-1, 1, 1, 1)
-    grey = _grey(x).expand_as(x)
+    grey = luma_plane(x).expand_as(x)
     return torch.where(on, grey, x)
 
 

@@ -21,7 +21,7 @@ class FrameSet:
     neighbour: np.ndarray  # N, index of a nearby frame of the same shot, or -1
     shot: np.ndarray  # N, a shot id (frames linked to their next one share it)
     failures: list[str]
-    program: np.ndarray | None = None  # N, program index (catalog structure, for the negatives mask)
+    program: np.ndarray  # N, program index (catalog structure, for the negatives mask)
 
     def __len__(self) -> int:
         return len(self.frames)

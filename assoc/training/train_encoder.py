@@ -112,7 +112,7 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
     base = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
                             seed=settings.seed, weights=settings.weights, luma=settings.augment.luma)
     width = base.net.proj.in_features
-    group = frames.program if settings.mask == "program" and frames.program is not None else frames.episode
+    group = frames.program if settings.mask == "program" else frames.episode
     model = MoCo(ProjectedBackbone(base.net.backbone, width, settings.head_dim), queue, settings.momentum,
                  settings.temperature, settings.splits, settings.dedup_seconds, settings.mask != "shot").to(device)
     optimizer, lr = _optimizer(settings, model.encoder_q.parameters())
@@ -165,21 +165,17 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
     report.epochs, report.steps = settings.epochs, step
     report.seconds = round(time.time() - t0, 1)
     sample = frames.frames[np.random.default_rng(0).choice(len(frames), min(len(frames), 4096), replace=False)]
-    if settings.epochs == 0:  # the untrained baseline: random weights, standardisation and projection from the catalog
-        encoder = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
-                                   seed=settings.seed, weights=settings.weights, luma=settings.augment.luma)
-        # batch norm keeps its initial statistics: with the luma input, re-estimating them on catalog
-        # frames took a proxy's clip R@1 from 0.608 to 0.180 on the bench (docs/visual.md)
-        encoder.calibrate(sample, feature_norm_only=True)
-        encoder.fit_projection(sample)
-        encoder.save(out)
-        return report
+    trained = settings.epochs > 0  # 0: the untrained baseline, random weights and batch-norm statistics
     encoder = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
-                               seed=settings.seed, trained=True, luma=settings.augment.luma,
+                               seed=settings.seed, trained=trained, luma=settings.augment.luma,
+                               weights=None if trained else settings.weights,
                                training={"method": "moco_v2", "settings": settings.as_dict(), "frames": len(frames),
                                          "queue": queue, "losses": report.losses, "accuracy": report.accuracy,
-                                         "seconds": report.seconds, "device": device})
-    encoder.net.backbone.load_state_dict(model.encoder_q.backbone.state_dict())
+                                         "seconds": report.seconds, "device": device} if trained else None)
+    if trained:
+        encoder.net.backbone.load_state_dict(model.encoder_q.backbone.state_dict())
+    # batch norm keeps its own statistics, trained or initial: for the untrained luma network,
+    # re-estimating them on catalog frames took a proxy's clip R@1 from 0.608 to 0.180 (docs/visual.md)
     encoder.calibrate(sample, feature_norm_only=True)
     encoder.fit_projection(sample)
     encoder.save(out)
