@@ -42,6 +42,7 @@ class BuildSettings:
     train_sample: int = 100_000
     histogram_baseline: bool = True
     thumbnail_baseline: bool = True  # the luminance-layout descriptor (assoc/encoders/thumbnail.py)
+    relative_histogram_baseline: bool = True  # colour relative to the frame's own (assoc/encoders/relative_histogram.py)
     untrained_baseline: bool = True  # with a trained encoder, also index an untrained one of its kind
     open_set_threshold: float = 0.5
     calibration_frames: int = 1024
@@ -112,6 +113,8 @@ def _baseline_encoders(encoder: FrameEncoderBase, catalog: Catalog, settings: Bu
         out["color_histogram"] = create_encoder("color_histogram")
     if settings.thumbnail_baseline:
         out["luma_thumbnail"] = create_encoder("luma_thumbnail")
+    if settings.relative_histogram_baseline:
+        out["relative_histogram"] = create_encoder("relative_histogram")
     if settings.untrained_baseline and isinstance(encoder, TimmFrameEncoder) and encoder.trained:
         untrained = create_encoder(encoder.arch, dim=encoder.dim, image_size=encoder.image_size, seed=encoder.seed,
                                    canonical=encoder.canonical, mirror=encoder.mirror, luma=encoder.luma)
