@@ -27,6 +27,7 @@ import numpy as np
 
 from assoc.encoders.base import FrameEncoderBase
 from assoc.encoders.canonical import canonical_view
+from assoc.errors import InputError
 
 LUMA_RANGE = 2.0  # luminance z-scores in [-2, 2] are binned; beyond go to the end bins
 SAT_RANGE = 2.0  # relative saturation in [0, 2 x the mean] is binned
@@ -37,7 +38,7 @@ class RelativeHistogramEncoder(FrameEncoderBase):
 
     def __init__(self, luma_bins: int = 8, sat_bins: int = 4, hue_bins: int = 24):
         if min(luma_bins, sat_bins, hue_bins) < 1:
-            raise ValueError("relative_histogram: every bin count must be at least 1")
+            raise InputError(f"relative_histogram: every bin count must be at least 1, got {luma_bins} x {sat_bins} x {hue_bins}")
         self.luma_bins, self.sat_bins, self.hue_bins = luma_bins, sat_bins, hue_bins
 
     @property

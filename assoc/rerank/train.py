@@ -16,7 +16,7 @@ from assoc.rerank.model import RerankSettings, fit_reranker, training_set
 
 ABLATIONS_DIR = "ablations"
 AUTO = ("auto",)  # RerankSettings.aux_visual: the index's hand-made visual baselines that it has
-AUTO_AUX = ("color_histogram", "luma_thumbnail")
+AUTO_AUX = ("color_histogram", "luma_thumbnail", "relative_histogram")
 
 
 def index_identity(manifest: dict) -> dict:

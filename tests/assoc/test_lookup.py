@@ -84,7 +84,7 @@ def test_index_manifest_counts(tiny_index):
     m = open_index(tiny_index).manifest
     assert m["counts"]["programs"] == 8 and m["counts"]["episodes"] == 8
     assert m["counts"]["keyframes"] > 0 and m["encoder"]["calibrated"] is True
-    assert m["dimensions"] == {"visual": 32, "color_histogram": 512, "luma_thumbnail": 256}
+    assert m["dimensions"] == {"visual": 32, "color_histogram": 512, "luma_thumbnail": 256, "relative_histogram": 768}
 
 
 def test_prune_near_duplicates():
@@ -105,14 +105,15 @@ def test_trained_encoder_index_carries_untrained_baseline(tiny_universe, taxonom
     build_index(catalog, tmp_path / "idx", trained,
                 BuildSettings(short_side=72, compare_encoders={"moco_standard": str(tmp_path / "ablation")}))
     index = open_index(tmp_path / "idx")
-    assert set(index.baselines) == {"color_histogram", "luma_thumbnail", "untrained_encoder", "moco_standard"}
+    assert set(index.baselines) == {"color_histogram", "luma_thumbnail", "relative_histogram", "untrained_encoder",
+                                   "moco_standard"}
     assert index.baselines["moco_standard"].encoder.checksum == ablation.checksum
     assert index.baselines["moco_standard"].vectors.ntotal == index.visual.vectors.ntotal  # the same keyframes
     untrained = index.baselines["untrained_encoder"].encoder
     assert untrained.checksum != index.visual.encoder.checksum and untrained.calibrated and not untrained.trained
     report = evaluate(tmp_path / "idx", tiny_universe / "clips" / "test.jsonl", tmp_path / "report")
-    assert set(report["runs"]) == {"visual", "color_histogram", "luma_thumbnail", "untrained_encoder", "moco_standard",
-                                   "text", "fused"}
+    assert set(report["runs"]) == {"visual", "color_histogram", "luma_thumbnail", "relative_histogram", "untrained_encoder",
+                                   "moco_standard", "text", "fused"}
     assert report["runs"]["moco_standard"]["by_edit"].keys() == report["runs"]["visual"]["by_edit"].keys()
     assert not report["notes"]
 

@@ -105,9 +105,10 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     model = load_reranker(out)
     config = json.loads((out / "config.json").read_text())
     assert config["checksum"] == model.checksum and 0 <= model.threshold <= 1.0 + 1e-6
-    # the tiny index has no category model, and two hand-made visual baselines the re-ranker reads too (auto)
-    assert model.settings.aux_visual == ("color_histogram", "luma_thumbnail")
-    assert model.features == [f for f in all_features(("color_histogram", "luma_thumbnail"))
+    # the tiny index has no category model, and three hand-made visual baselines the re-ranker reads too (auto)
+    hand_made = ("color_histogram", "luma_thumbnail", "relative_histogram")
+    assert model.settings.aux_visual == hand_made
+    assert model.features == [f for f in all_features(hand_made)
                               if not f.startswith("cat_")]
     assert load_reranker(out / "ablations" / "no_aux_visual").settings.aux_visual == ()
     assert report["models"]["model"]["clips"] == 10 and report["models"]["model"]["out_of_fold"]["ece"] >= 0
@@ -136,10 +137,11 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
         scores = [c.score for c in r.candidates]
         assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
         assert (r.match is None) == (r.confidence < assoc.threshold)
-        assert "rerank" in r.timings_ms and {"visual_color_histogram", "visual_luma_thumbnail"} <= set(r.timings_ms)
+        assert "rerank" in r.timings_ms and {"visual_color_histogram", "visual_luma_thumbnail",
+                                         "visual_relative_histogram"} <= set(r.timings_ms)
         for c in r.candidates:  # the histogram's evidence is shown, and localises what only it found
             if c.evidence.aux_visual:
-                assert set(c.evidence.aux_visual) <= {"color_histogram", "luma_thumbnail"} and c.episode_id is not None
+                assert set(c.evidence.aux_visual) <= {"color_histogram", "luma_thumbnail", "relative_histogram"} and c.episode_id is not None
             else:
                 assert "aux_visual" not in c.evidence.model_dump()
     assert any(c.evidence.aux_visual for r in results for c in r.candidates)

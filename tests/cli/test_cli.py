@@ -73,7 +73,7 @@ def test_batch_lookup_and_eval(tiny_index, tiny_universe, tmp_path):
     assert result.exit_code == 0, result.output
     assert "| visual | 7 |" in result.output and "| color_histogram | 7 |" in result.output
     data = json.loads((report / "report.json").read_text())
-    assert set(data["runs"]) == {"visual", "color_histogram", "luma_thumbnail", "text", "fused"}
+    assert set(data["runs"]) == {"visual", "color_histogram", "luma_thumbnail", "relative_histogram", "text", "fused"}
     assert {"by_edit", "by_mention", "by_mention_group", "by_category"} <= set(data["runs"]["visual"])
     text = data["runs"]["text"]  # a group's count is the sum of its mention kinds' counts
     group = text["by_mention_group"].get("person (character, cast)", {"n": 0})["n"]

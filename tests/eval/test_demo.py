@@ -12,7 +12,8 @@ def test_demo_runs_every_stage(tiny_universe, tmp_path):
                       category_epochs=2,
                       log=messages.append, progress=lambda stage: (lambda done, total, *_: None))
     assert [m[:5] for m in messages] == [f"[{i}/6]" for i in range(1, 7)] and "reusing" in messages[0]
-    assert {"visual", "color_histogram", "luma_thumbnail", "untrained_encoder", "text", "fused", "fused_rrf",
+    assert {"visual", "color_histogram", "luma_thumbnail", "relative_histogram", "untrained_encoder", "text", "fused",
+            "fused_rrf",
             "fused_no_aux_visual"} <= set(report["runs"])
     assert report["category"]["models"]["model"]["n"] == report["clips"]
     assert set(report["demo_seconds"]) == {"synth", "encoder", "category", "index", "reranker", "eval"}
