@@ -66,7 +66,9 @@ def write_report(out_dir: str | Path, report: dict) -> None:
         r = report["reranker"]
         parts.append(f"- fused: the index's {r.get('kind', '')} re-ranker {r['checksum']} (trained on val), open-set "
                      f"threshold {r['threshold']:.4f}; fused_rrf: reciprocal rank fusion of the same signals; "
-                     "fused_no_category: the re-ranker without the category-prior features")
+                     "fused_no_category: the re-ranker without the category-prior features; fused_no_aux_visual: "
+                     "without the auxiliary visual signals; fused_no_text: without the clip's title and description "
+                     "(every visual signal and the category prior: the visual path alone)")
     for note in report.get("notes", []):
         parts.append(f"- {note}")
     if "category" in report:

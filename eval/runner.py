@@ -93,7 +93,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                 if name not in scored:
                     results[name][clip.clip_id] = lookup.result(signals, use_reranker=False)
                 else:
-                    results[name][clip.clip_id] = build(signals.visual, signals.text,
+                    results[name][clip.clip_id] = build(signals.visual, signals.text if model.settings.use_text else None,
                                                         (scored[name], lookup.threshold_for(model)),
                                                         model.aux_candidates(signals))
         except MediaError as e:

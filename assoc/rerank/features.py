@@ -21,6 +21,7 @@ TEXT = ["txt_present", "txt_rank", "txt_score", "txt_margin", "bm25", "bm25_rank
         "fuzzy_title", "fuzzy_alias", "semantic", "entity_character", "entity_cast", "entity_share"]
 CATEGORY = ["cat_prior_1", "cat_prior_2", "cat_prior_3", "cat_agree"]
 CLIP = ["episode_marker", "has_names", "rrf"]
+TEXT_DERIVED = TEXT + ["episode_marker", "has_names"]  # what a re-ranker that does not read the title drops
 FEATURES = VISUAL + TEXT + CATEGORY + CLIP
 AUX = ["present", "rank", "score", "score_ratio", "consistency", "coverage", "margin"]
 NAN = float("nan")
@@ -47,6 +48,13 @@ class ClipSignals:
     aux_visual: dict[str, list[VisualCandidate]] = field(default_factory=dict)  # name -> candidates
     degraded: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+
+
+def without_text(signals: ClipSignals) -> ClipSignals:
+    """The same clip as if it had no title or description: the input of the visual-only re-ranker."""
+    from dataclasses import replace
+
+    return replace(signals, text=None, parsed=ParsedTitle())
 
 
 def rrf_scores(signals: ClipSignals, k: int = 60) -> dict[str, float]:

@@ -24,7 +24,15 @@ import numpy as np
 
 from assoc.errors import InputError, ModelError
 from assoc.rerank.calibration import choose_threshold, expected_calibration_error
-from assoc.rerank.features import CATEGORY, ClipSignals, all_features, candidate_pool, feature_rows
+from assoc.rerank.features import (
+    CATEGORY,
+    TEXT_DERIVED,
+    ClipSignals,
+    all_features,
+    candidate_pool,
+    feature_rows,
+    without_text,
+)
 from assoc.schema import Program
 from indexes.manifest import atomic_directory, sha256_file
 
@@ -38,6 +46,7 @@ class RerankSettings:
     kind: str = "gbdt"  # gbdt: HistGradientBoosting; logistic: logistic regression on imputed features
     depth: int = 20  # each signal's top programs that enter the candidate pool
     use_category: bool = True  # off: the category prior features are dropped (the ablation)
+    use_text: bool = True  # off: the clip's title and description are not read (the visual-only ablation)
     aux_visual: tuple[str, ...] = ()  # the index's other visual encoders whose candidates and features it uses
     target_precision: float = 0.95  # of the no-match decision, on val
     folds: int = 5
@@ -76,7 +85,8 @@ def _classifier(s: RerankSettings):
 def feature_columns(settings: RerankSettings) -> tuple[list[str], list[int]]:
     """The features a model with these settings reads, and their columns in `feature_rows(..., aux)`."""
     names = all_features(settings.aux_visual)
-    used = [f for f in names if settings.use_category or f not in CATEGORY]
+    used = [f for f in names if (settings.use_category or f not in CATEGORY)
+            and (settings.use_text or f not in TEXT_DERIVED)]
     return used, [names.index(f) for f in used]
 
 
@@ -136,6 +146,8 @@ class Reranker:
     def score(self, signals: ClipSignals, programs: dict[str, Program]) -> list[tuple[str, float]]:
         """The clip's candidate pool, best first, with calibrated probabilities."""
         aux = self.settings.aux_visual
+        if not self.settings.use_text:
+            signals = without_text(signals)
         pool = candidate_pool(signals, self.settings.depth, aux)
         p = self.probabilities(feature_rows(signals, pool, programs, aux))
         return sorted(zip(pool, p.tolist()), key=lambda kv: (-kv[1], kv[0]))
@@ -146,7 +158,10 @@ class Reranker:
 
     # saving and loading -------------------------------------------------------------------------
     def config(self) -> dict:
-        return {"kind": "reranker", "format_version": 1, "settings": asdict(self.settings), "features": self.features,
+        settings = asdict(self.settings)
+        if settings["use_text"]:  # listed only when off: re-rankers saved before it keep their checksum
+            del settings["use_text"]
+        return {"kind": "reranker", "format_version": 1, "settings": settings, "features": self.features,
                 "threshold": self.threshold, "info": self.info}
 
     def _identity(self, model_sha256: str) -> str:

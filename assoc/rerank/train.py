@@ -2,7 +2,9 @@
 
 Besides the model, ablations are fitted on the same clips and saved under `ablations/`, so `assoc eval`
 can report their effect side by side: without the category-prior features (`no_category`), and
-without the auxiliary visual signal (`no_aux_visual`: the MoCo encoder's candidates only).
+without the auxiliary visual signal (`no_aux_visual`: the MoCo encoder's candidates only), and without
+the clip's title and description (`no_text`: every visual signal and the category prior, fused: the
+visual path's best figure).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Callable
 
 from assoc.catalog import clip_video_path, load_queries
 from assoc.errors import InputError, MediaError
+from assoc.rerank.features import without_text
 from assoc.rerank.model import RerankSettings, fit_reranker, training_set
 
 ABLATIONS_DIR = "ablations"
@@ -61,13 +64,16 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         models["no_category"] = replace(models["model"], use_category=False)
     if settings.aux_visual:
         models["no_aux_visual"] = replace(models["model"], aux_visual=())
+    models["no_text"] = replace(models["model"], use_text=False)  # the visual path alone, every visual signal fused
     out = Path(out)
     report = {"queries": str(queries_path), "failures": failures, "models": {}}
     sets: dict = {}
     for name, s in models.items():
-        if s.aux_visual not in sets:  # the pool depends on the signals that feed it
-            sets[s.aux_visual] = training_set(examples, assoc.index.programs, s.depth, s.aux_visual)
-        model = fit_reranker(sets[s.aux_visual], s)
+        key = (s.aux_visual, s.use_text)
+        if key not in sets:  # the pool depends on the signals that feed it
+            used = examples if s.use_text else [(without_text(sig), truth) for sig, truth in examples]
+            sets[key] = training_set(used, assoc.index.programs, s.depth, s.aux_visual)
+        model = fit_reranker(sets[key], s)
         model.info.update(index=identity, queries=str(queries_path), failures=len(failures))
         model.save(out if name == "model" else out / ABLATIONS_DIR / name)
         report["models"][name] = {"threshold": model.threshold, **model.info}

@@ -15,7 +15,7 @@ from assoc.index_reader import open_index
 from assoc.index_update import set_reranker
 from assoc.lookup import Associator, LookupSettings
 from assoc.rerank.calibration import choose_threshold, expected_calibration_error, open_set_prf
-from assoc.rerank.features import FEATURES, ClipSignals, all_features, candidate_pool, feature_rows
+from assoc.rerank.features import FEATURES, TEXT_DERIVED, ClipSignals, all_features, candidate_pool, feature_rows
 from assoc.rerank.model import RerankSettings, _top_confidence, load_reranker
 from assoc.rerank.train import AUTO, train_reranker
 from assoc.schema import Episode, Program
@@ -111,6 +111,9 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     assert model.features == [f for f in all_features(hand_made)
                               if not f.startswith("cat_")]
     assert load_reranker(out / "ablations" / "no_aux_visual").settings.aux_visual == ()
+    assert "use_text" not in config["settings"]  # listed only when off: older re-rankers keep their checksums
+    visual_only = load_reranker(out / "ablations" / "no_text")
+    assert not visual_only.settings.use_text and not set(visual_only.features) & set(TEXT_DERIVED)
     assert report["models"]["model"]["clips"] == 10 and report["models"]["model"]["out_of_fold"]["ece"] >= 0
     broken = tmp_path / "broken"
     shutil.copytree(out, broken)
@@ -149,9 +152,11 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
                                                                         clips[:1])[0][0]
     assert "rerank" not in rrf.timings_ms
     report = evaluate(index_dir, tiny_universe / "clips" / "test.jsonl", tmp_path / "rep", LookupSettings(short_side=72))
-    assert {"fused", "fused_rrf", "fused_no_aux_visual"} <= set(report["runs"]) and report["reranker"]["checksum"] == section["checksum"]
+    assert {"fused", "fused_rrf", "fused_no_aux_visual", "fused_no_text"} <= set(report["runs"]) and report["reranker"]["checksum"] == section["checksum"]
     assert "ece" in report["runs"]["fused"]["overall"]
     assert "fused_rrf: reciprocal rank fusion" in (tmp_path / "rep" / "report.md").read_text()
+    visual_only = [json.loads(line) for line in (tmp_path / "rep" / "results_fused_no_text.jsonl").open()]
+    assert visual_only and all(c["evidence"].get("text") is None for r in visual_only for c in r["candidates"])
 
 
 def test_reranker_for_another_encoder_is_refused(trained, tiny_index, tmp_path):
