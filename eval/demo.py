@@ -85,7 +85,7 @@ def run_demo(out: str | Path, preset: str = "small", seed: int = 0, arch: str = 
                           segments=SegmentSettings(per_episode=4, seed=seed), progress=_staged(progress))
     done("category")
 
-    stage("index", "indexing keyframes (trained, untrained, colour-histogram and luma-thumbnail encoders), text and category model")
+    stage("index", "indexing keyframes (trained, untrained, colour-histogram, luma-thumbnail and relative-histogram encoders), text and category model")
     build_index(catalog, out / "index", load_encoder(out / "encoder"),
                 BuildSettings(category_model=str(out / "category")), progress=progress("index") if progress else None)
     done("index")
