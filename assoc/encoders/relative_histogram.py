@@ -52,18 +52,26 @@ class RelativeHistogramEncoder(FrameEncoderBase):
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
     def _histogram(self, rgb: np.ndarray) -> np.ndarray:
-        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).reshape(-1, 3).astype(np.float32)
-        luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).reshape(-1).astype(np.float32)
-        z = (luma - luma.mean()) / (luma.std() + 1e-3)
+        """Every channel has 256 levels, so each bin is looked up per level (a table of 256), not per pixel."""
+        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).reshape(-1, 3)
+        luma = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).reshape(-1)
+        hue, sat = hsv[:, 0], hsv[:, 1]
+        levels = np.arange(256, dtype=np.float64)
+        n = float(luma.size)
+        luma_count = np.bincount(luma, minlength=256)
+        mean = float(luma_count @ levels) / n
+        std = float(np.sqrt(luma_count @ (levels - mean) ** 2 / n))
+        z = (levels - mean) / (std + 1e-3)
         ql = np.clip(((z + LUMA_RANGE) / (2 * LUMA_RANGE) * self.luma_bins).astype(np.int64), 0, self.luma_bins - 1)
-        sat = hsv[:, 1]
-        qs = np.clip((sat / (sat.mean() + 1e-3) / SAT_RANGE * self.sat_bins).astype(np.int64), 0, self.sat_bins - 1)
-        angle = hsv[:, 0] * (2 * np.pi / 256)
-        weight = sat + 1e-3
-        mean_hue = np.arctan2((np.sin(angle) * weight).sum(), (np.cos(angle) * weight).sum())
+        sat_count = np.bincount(sat, minlength=256)
+        sat_mean = float(sat_count @ levels) / n
+        qs = np.clip((levels / (sat_mean + 1e-3) / SAT_RANGE * self.sat_bins).astype(np.int64), 0, self.sat_bins - 1)
+        angle = levels * (2 * np.pi / 256)
+        weight = np.bincount(hue, weights=sat.astype(np.float64) + 1e-3, minlength=256)  # saturation per hue level
+        mean_hue = np.arctan2(weight @ np.sin(angle), weight @ np.cos(angle))
         rel = np.mod(angle - mean_hue, 2 * np.pi)
         qh = np.minimum((rel * (self.hue_bins / (2 * np.pi))).astype(np.int64), self.hue_bins - 1)
-        codes = (ql * self.sat_bins + qs) * self.hue_bins + qh
+        codes = (ql[luma] * self.sat_bins + qs[sat]) * self.hue_bins + qh[hue]
         hist = np.bincount(codes, minlength=self.dim).astype(np.float32)
         return np.sqrt(hist / max(float(hist.sum()), 1.0))
 
