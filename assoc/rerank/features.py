@@ -6,7 +6,7 @@ boosting handles natively; the presence flags say the same thing to a linear mod
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -52,8 +52,6 @@ class ClipSignals:
 
 def without_text(signals: ClipSignals) -> ClipSignals:
     """The same clip as if it had no title or description: the input of the visual-only re-ranker."""
-    from dataclasses import replace
-
     return replace(signals, text=None, parsed=ParsedTitle())
 
 
