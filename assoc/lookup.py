@@ -24,10 +24,12 @@ from assoc.schema import (
     Result,
     Segment,
     TextEvidence,
+    VerificationEvidence,
     VisualEvidence,
 )
 from assoc.text.query import parse_title
 from assoc.text.signal import TextCandidate
+from assoc.verify import Verifier
 from assoc.visual import VisualCandidate, vote
 from indexes.errors import IndexBackendError
 
@@ -42,6 +44,7 @@ class LookupSettings:
     neighbours: int = 10
     top_k: int = 10
     threshold: float | None = None  # None: the index's open-set threshold
+    catalog_root: str | None = None  # where the catalog's videos are (verification); None: beside the catalog file
 
 
 def resolve_signals(index: OpenIndex, requested: Iterable[str] | None) -> list[str]:
@@ -83,14 +86,15 @@ def visual_candidates(vindex: VisualIndex, index: OpenIndex, sampled: SampledFra
 def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict, top_k: int,
                  visual: list[VisualCandidate] | None, text: list[TextCandidate] | None, degraded: list[str],
                  category=None, ranked: list[tuple[str, float]] | None = None, clip_category=None,
-                 aux: dict[str, list[VisualCandidate]] | None = None) -> Result:
+                 aux: dict[str, list[VisualCandidate]] | None = None, verification: dict | None = None) -> Result:
     """Unite the signals' candidates and write the result.
 
     `ranked` (program, score) comes from a scorer (the re-ranker's calibrated probabilities); without
     it, one signal keeps its own score and several are fused by RRF (normalised to [0, 1]).
     `category` (a CategoryOutput) fills each candidate's category evidence and the result's category, unless
     `clip_category` (the model's output given the calibrated matches) is given for the latter. `aux` (another
-    encoder's visual candidates, which the re-ranker read) adds their evidence; a candidate's episode and time
+    encoder's visual candidates, which the re-ranker read) adds their evidence, and `verification` (program ->
+    assoc.verify.Verification, which the re-ranker read) its verification against the episode; a candidate's episode and time
     range come from whichever visual signal (main or auxiliary) aligned the most clip frames to it."""
     vis = {c.program_id: c for c in visual or []}
     txt = {c.program_id: c for c in text or []}
@@ -121,6 +125,7 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
             episode_id=where.episode_id if where else None, start=where.start if where else None,
             end=where.end if where else None,
             evidence=Evidence(visual=_visual_evidence(v), category=cat_ev,
+                              verification=_verification_evidence((verification or {}).get(pid)),
                               aux_visual={n: _visual_evidence(c) for n, c in found.items()} or None,
                               text=TextEvidence(bm25=round(t.bm25, 3) if t.bm25 is not None else None, fuzzy=t.fuzzy,
                                                 field=t.fuzzy_field, semantic=_round(t.semantic)) if t else None)))
@@ -129,6 +134,13 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
     return Result(clip_id=clip_id, match=match, confidence=confidence, candidates=candidates,
                   category=(clip_category.prediction() if clip_category is not None else predicted) or CategoryPrediction(),
                   degraded=degraded, timings_ms=timings)
+
+
+def _verification_evidence(v) -> VerificationEvidence | None:
+    if v is None:
+        return None
+    return VerificationEvidence(episode_id=v.episode_id, fit=round(v.fit_trimmed, 4), frames=v.frames,
+                                scale=v.scale, flipped=v.flipped, offset=round(v.offset, 2))
 
 
 def _round(x: float | None, digits: int = 4) -> float | None:
@@ -156,7 +168,7 @@ class Associator:
     Thread-safe for lookups once constructed (everything is loaded eagerly with `warm()`)."""
 
     def __init__(self, index: OpenIndex, settings: LookupSettings | None = None, signals: Iterable[str] | None = None,
-                 scorer: str = "auto", aux_visual: Iterable[str] | None = None):
+                 scorer: str = "auto", aux_visual: Iterable[str] | None = None, verify: bool | None = None):
         if scorer not in SCORERS:
             raise InputError(f"unknown scorer '{scorer}'; known: {', '.join(SCORERS)}")
         self.index = index
@@ -178,14 +190,26 @@ class Associator:
         depth = max(self.settings.top_k, self.reranker.settings.depth if self.reranker else 0)
         self.signal_settings = replace(self.settings, top_k=depth)
         self._tokens = None
+        if verify is None:  # verification runs when the re-ranker reads it
+            verify = bool(self.reranker and self.reranker.settings.verify)
+        self.verifier = Verifier(self._episode_video) if verify and "visual" in self.signals else None
+        self._episode_videos = {e.episode_id: e.video for p in index.programs.values() for e in p.episodes}
+
+    def _episode_video(self, episode_id: str) -> Path | None:
+        """An episode's video in the catalog the index was built from (or under settings.catalog_root)."""
+        video = self._episode_videos.get(episode_id)
+        if video is None:
+            return None
+        root = self.settings.catalog_root or Path(self.index.manifest.get("catalog", {}).get("path", ".")).parent
+        return Path(root) / video
 
     @classmethod
     def open(cls, path: str | Path, settings: LookupSettings | None = None, signals: Iterable[str] | None = None,
              es: dict | None = None, vector_device: str = "cpu", scorer: str = "auto",
-             aux_visual: Iterable[str] | None = None) -> "Associator":
+             aux_visual: Iterable[str] | None = None, verify: bool | None = None) -> "Associator":
         from assoc.index_reader import open_index
 
-        return cls(open_index(path, es=es, vector_device=vector_device), settings, signals, scorer, aux_visual)
+        return cls(open_index(path, es=es, vector_device=vector_device), settings, signals, scorer, aux_visual, verify)
 
     def threshold_for(self, reranker=None) -> float:
         """The open-set threshold: ASSOC_THRESHOLD if set, else the re-ranker's (when it scored), else the index's."""
@@ -274,6 +298,11 @@ class Associator:
                 out.aux_visual[name] = visual_candidates(self.index.baselines[name], self.index, sampled,
                                                          self.signal_settings, {})
                 out.timings[f"visual_{name}"] = round((time.perf_counter() - t0) * 1000, 2)
+            if self.verifier is not None:
+                out.verification, problems = self.verifier.verify(sampled.frames, sampled.times,
+                                                                  [out.visual, *out.aux_visual.values()], out.timings)
+                out.verified = True
+                out.degraded.extend(problems)
         if "category" in signals and self.category is not None:
             out.category = self.category_output(self.category, xq, audio, title, description, out.timings)
         if "text" in signals:
@@ -293,11 +322,12 @@ class Associator:
                 signals.timings["rerank"] = round((time.perf_counter() - t0) * 1000, 2)
             clip_category = self.category_given_matches(signals.category, ranked)
             aux = reranker.aux_candidates(signals)
+            verification = signals.verification if reranker.settings.verify else None
         else:
-            reranker, ranked = None, None
+            reranker, ranked, verification = None, None, None
         return build_result(signals.clip_id, self.index, self.threshold_for(reranker), signals.timings,
                             self.settings.top_k, signals.visual, signals.text, signals.degraded, signals.category,
-                            ranked, clip_category, aux)
+                            ranked, clip_category, aux, verification)
 
     def category_given_matches(self, category, ranked: list[tuple[str, float]]):
         """The clip's category with the calibrated candidate probabilities folded in (None without a model)."""

@@ -108,18 +108,32 @@ class CategoryEvidence(_OmitUnset):
     prior: Optional[list[float]] = None  # the clip's probability of the program's category at levels 1-3
 
 
+class VerificationEvidence(BaseModel):
+    """The candidate's alignment checked against its episode's own frames (assoc.verify)."""
+
+    episode_id: str
+    fit: float  # normalised cross-correlation at one transform for all verified frames (best 3/4 of them)
+    frames: int  # clip frames compared
+    scale: float  # clip width / episode width of that transform (1: no crop)
+    flipped: bool
+    offset: float  # seconds the best match lay from the alignment's predicted source time, on average
+
+
 class Evidence(BaseModel):
     visual: Optional[VisualEvidence] = None
     text: Optional[TextEvidence] = None
     category: Optional[CategoryEvidence] = None
     # another encoder's visual evidence (name -> evidence), when the re-ranker read it; left out otherwise
     aux_visual: Optional[dict[str, VisualEvidence]] = None
+    # the verification against the episode, when the re-ranker read it and this candidate was verified
+    verification: Optional[VerificationEvidence] = None
 
     @model_serializer(mode="wrap")
     def _omit_aux(self, handler):
         data = handler(self)
-        if data.get("aux_visual") is None:
-            data.pop("aux_visual", None)
+        for key in ("aux_visual", "verification"):
+            if data.get(key) is None:
+                data.pop(key, None)
         return data
 
 

@@ -17,6 +17,7 @@ class Settings(BaseSettings):
     neighbours: int = 10
     top_k: int = 10
     threshold: float | None = None  # None: the index's own open-set threshold
+    catalog_root: str | None = None  # the catalog's videos, for verification; None: beside the index's catalog file
     vector_device: str = "auto"  # auto: the GPU when faiss-gpu sees CUDA; cpu: never; gpu: required
     # the lookup service (assoc serve)
     api_key: str | None = None  # when set, every /v1 route needs it in the X-API-Key header

@@ -142,6 +142,8 @@ def reranker(
     target_precision: float = typer.Option(0.95, help="precision of the no-match decision the threshold aims for"),
     aux_visual: str = typer.Option("auto", help="the index's other visual encoders to read too (comma list; auto: "
                                                 "color_histogram and luma_thumbnail when the index has them; none)"),
+    verify: bool = typer.Option(True, help="read the verification of the best visual candidates against their "
+                                           "episodes (decodes the catalog's videos; ablation no_verify)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""
@@ -150,8 +152,10 @@ def reranker(
     from cli.common import progress_bar, settings
 
     aux = AUTO if aux_visual == "auto" else tuple(x for x in aux_visual.split(",") if x and x != "none")
-    s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux)
-    report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"))
+    s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux,
+                       verify=verify)
+    report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"),
+                            catalog_root=settings().catalog_root)
     typer.echo(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=2, ensure_ascii=False))
     for f in report["failures"]:
         typer.echo(f"failed: {f}", err=True)

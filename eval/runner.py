@@ -82,9 +82,10 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                     if lookup.reranker is not None:  # the lookup's category: the model given the calibrated matches
                         category_outputs.setdefault("model+matches", []).append(
                             lookup.category_given_matches(signals.category, scored.get("fused", [])))
-            build = lambda v, t, ranked=None, aux=None: build_result(  # noqa: E731
+            build = lambda v, t, ranked=None, aux=None, ver=None: build_result(  # noqa: E731
                 clip.clip_id, index, base_threshold if ranked is None else ranked[1], signals.timings,
-                settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None, aux=aux)
+                settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None, aux=aux,
+                verification=ver)
             for name in visual_runs:
                 results[name][clip.clip_id] = build(vis[name], None)
             if "text" in results:
@@ -95,7 +96,8 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                 else:
                     results[name][clip.clip_id] = build(signals.visual, signals.text if model.settings.use_text else None,
                                                         (scored[name], lookup.threshold_for(model)),
-                                                        model.aux_candidates(signals))
+                                                        model.aux_candidates(signals),
+                                                        signals.verification if model.settings.verify else None)
         except MediaError as e:
             failures.append(f"{clip.clip_id}: {e}")
             for name in run_names:

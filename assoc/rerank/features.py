@@ -24,6 +24,8 @@ CLIP = ["episode_marker", "has_names", "rrf"]
 TEXT_DERIVED = TEXT + ["episode_marker", "has_names"]  # what a re-ranker that does not read the title drops
 FEATURES = VISUAL + TEXT + CATEGORY + CLIP
 AUX = ["present", "rank", "score", "score_ratio", "consistency", "coverage", "margin"]
+# verification against the episode (assoc.verify); NaN throughout when it did not run for the clip
+VERIFY = ["ver_present", "ver_fit", "ver_fit_trimmed", "ver_free_fit", "ver_scale", "ver_margin"]
 NAN = float("nan")
 
 
@@ -32,8 +34,8 @@ def aux_features(name: str) -> list[str]:
     return [f"{name}_{f}" for f in AUX]
 
 
-def all_features(aux: tuple[str, ...] = ()) -> list[str]:
-    return FEATURES + [f for name in aux for f in aux_features(name)]
+def all_features(aux: tuple[str, ...] = (), verify: bool = False) -> list[str]:
+    return FEATURES + [f for name in aux for f in aux_features(name)] + (VERIFY if verify else [])
 
 
 @dataclass
@@ -46,6 +48,8 @@ class ClipSignals:
     category: object = None  # a CategoryOutput, or None
     parsed: ParsedTitle = field(default_factory=ParsedTitle)
     aux_visual: dict[str, list[VisualCandidate]] = field(default_factory=dict)  # name -> candidates
+    verified: bool = False  # verification ran (its candidates are in `verification`; the others were not chosen)
+    verification: dict = field(default_factory=dict)  # program -> assoc.verify.Verification
     degraded: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
 
@@ -83,14 +87,15 @@ def _episode_marker(parsed: ParsedTitle, program: Program | None) -> float:
 
 
 def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Program],
-                 aux: tuple[str, ...] = ()) -> np.ndarray:
-    """len(pids) x len(all_features(aux)) float32 rows, NaN where a signal has no evidence for a program."""
+                 aux: tuple[str, ...] = (), verify: bool = False) -> np.ndarray:
+    """len(pids) x len(all_features(aux, verify)) float32 rows, NaN where a signal has no evidence for a program."""
     vis, vis_scores = _ranked(signals.visual or [])
     txt, txt_scores = _ranked(signals.text or [])
     top_bm25 = max((c.bm25 or 0.0 for c in signals.text or []), default=0.0)
     rrf = rrf_scores(signals)
     predicted = signals.category.prediction().levels if signals.category is not None else None
-    names = all_features(aux)
+    names = all_features(aux, verify)
+    fits = sorted((v.fit_trimmed for v in signals.verification.values()), reverse=True) + [NAN, NAN]
     rows = np.full((len(pids), len(names)), np.nan, np.float32)
     col = {name: j for j, name in enumerate(names)}
     aux_maps = {name: _ranked(signals.aux_visual.get(name) or []) for name in aux}
@@ -130,6 +135,13 @@ def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Prog
                 f.update({f"{name}_present": 1.0, f"{name}_rank": r, f"{name}_score": c.score,
                           f"{name}_score_ratio": _ratio(c.score, scores[0]), f"{name}_consistency": c.consistency,
                           f"{name}_coverage": c.coverage, f"{name}_margin": c.score - _best_other(scores, r)})
+        if verify and signals.verified:
+            v = signals.verification.get(pid)
+            f["ver_present"] = float(v is not None)
+            if v is not None:
+                other = fits[1] if v.fit_trimmed >= fits[0] else fits[0]
+                f.update(ver_fit=v.fit, ver_fit_trimmed=v.fit_trimmed, ver_free_fit=v.free_fit, ver_scale=v.scale,
+                         ver_margin=v.fit_trimmed - other)
         for name, value in f.items():
             row[col[name]] = value
     return rows

@@ -48,6 +48,7 @@ class RerankSettings:
     use_category: bool = True  # off: the category prior features are dropped (the ablation)
     use_text: bool = True  # off: the clip's title and description are not read (the visual-only ablation)
     aux_visual: tuple[str, ...] = ()  # the index's other visual encoders whose candidates and features it uses
+    verify: bool = False  # reads the verification of its best visual candidates against their episodes
     target_precision: float = 0.95  # of the no-match decision, on val
     folds: int = 5
     seed: int = 0
@@ -84,7 +85,7 @@ def _classifier(s: RerankSettings):
 
 def feature_columns(settings: RerankSettings) -> tuple[list[str], list[int]]:
     """The features a model with these settings reads, and their columns in `feature_rows(..., aux)`."""
-    names = all_features(settings.aux_visual)
+    names = all_features(settings.aux_visual, settings.verify)
     used = [f for f in names if (settings.use_category or f not in CATEGORY)
             and (settings.use_text or f not in TEXT_DERIVED)]
     return used, [names.index(f) for f in used]
@@ -100,14 +101,14 @@ class TrainingSet:
 
 
 def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: dict[str, Program],
-                 depth: int, aux: tuple[str, ...] = ()) -> TrainingSet:
+                 depth: int, aux: tuple[str, ...] = (), verify: bool = False) -> TrainingSet:
     X, y, group, is_open, pools = [], [], [], [], []
     for i, (signals, truth) in enumerate(examples):
         pool = candidate_pool(signals, depth, aux)
         pools.append(pool)
         is_open.append(truth is None)
         if pool:
-            X.append(feature_rows(signals, pool, programs, aux))
+            X.append(feature_rows(signals, pool, programs, aux, verify))
             y.extend(int(p == truth) for p in pool)
             group.extend([i] * len(pool))
     if not X:
@@ -149,7 +150,7 @@ class Reranker:
         if not self.settings.use_text:
             signals = without_text(signals)
         pool = candidate_pool(signals, self.settings.depth, aux)
-        p = self.probabilities(feature_rows(signals, pool, programs, aux))
+        p = self.probabilities(feature_rows(signals, pool, programs, aux, self.settings.verify))
         return sorted(zip(pool, p.tolist()), key=lambda kv: (-kv[1], kv[0]))
 
     def aux_candidates(self, signals: ClipSignals) -> dict:
@@ -161,6 +162,8 @@ class Reranker:
         settings = asdict(self.settings)
         if settings["use_text"]:  # listed only when off: re-rankers saved before it keep their checksum
             del settings["use_text"]
+        if not settings["verify"]:  # listed only when on, for the same reason
+            del settings["verify"]
         return {"kind": "reranker", "format_version": 1, "settings": settings, "features": self.features,
                 "threshold": self.threshold, "info": self.info}
 

@@ -4,7 +4,8 @@ Besides the model, ablations are fitted on the same clips and saved under `ablat
 can report their effect side by side: without the category-prior features (`no_category`), and
 without the auxiliary visual signal (`no_aux_visual`: the MoCo encoder's candidates only), and without
 the clip's title and description (`no_text`: every visual signal and the category prior, fused: the
-visual path's best figure).
+visual path's best figure), and, when the model reads the verification against the episodes, without
+it (`no_verify`).
 """
 
 from __future__ import annotations
@@ -30,15 +31,16 @@ def index_identity(manifest: dict) -> dict:
 
 def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | Path,
                    settings: RerankSettings | None = None, es: dict | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> dict:
+                   progress: Callable[[int, int], None] | None = None, catalog_root: str | None = None) -> dict:
     """Fit the re-ranker (and its no-category ablation) on the labelled clips; return the training report."""
     from dataclasses import replace
 
     from assoc.lookup import Associator, LookupSettings
 
     settings = settings or RerankSettings(aux_visual=AUTO)
-    assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth), es=es, scorer="rrf",
-                            aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual)
+    assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
+                            scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,
+                            verify=settings.verify)
     if "visual" not in assoc.signals or "text" not in assoc.signals:
         raise InputError(f"{index_path}: the re-ranker needs an index with both the visual and the text signal")
     if settings.aux_visual == AUTO:
@@ -65,6 +67,8 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     if settings.aux_visual:
         models["no_aux_visual"] = replace(models["model"], aux_visual=())
     models["no_text"] = replace(models["model"], use_text=False)  # the visual path alone, every visual signal fused
+    if settings.verify:
+        models["no_verify"] = replace(models["model"], verify=False)
     out = Path(out)
     report = {"queries": str(queries_path), "failures": failures, "models": {}}
     sets: dict = {}
@@ -72,7 +76,9 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         key = (s.aux_visual, s.use_text)
         if key not in sets:  # the pool depends on the signals that feed it
             used = examples if s.use_text else [(without_text(sig), truth) for sig, truth in examples]
-            sets[key] = training_set(used, assoc.index.programs, s.depth, s.aux_visual)
+            # built with the verification columns when the model reads them (they come last: an ablation
+            # without them reads the same leading columns)
+            sets[key] = training_set(used, assoc.index.programs, s.depth, s.aux_visual, settings.verify)
         model = fit_reranker(sets[key], s)
         model.info.update(index=identity, queries=str(queries_path), failures=len(failures))
         model.save(out if name == "model" else out / ABLATIONS_DIR / name)

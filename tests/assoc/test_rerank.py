@@ -15,12 +15,21 @@ from assoc.index_reader import open_index
 from assoc.index_update import set_reranker
 from assoc.lookup import Associator, LookupSettings
 from assoc.rerank.calibration import choose_threshold, expected_calibration_error, open_set_prf
-from assoc.rerank.features import FEATURES, TEXT_DERIVED, ClipSignals, all_features, candidate_pool, feature_rows
+from assoc.rerank.features import (
+    FEATURES,
+    TEXT_DERIVED,
+    VERIFY,
+    ClipSignals,
+    all_features,
+    candidate_pool,
+    feature_rows,
+)
 from assoc.rerank.model import RerankSettings, _top_confidence, load_reranker
 from assoc.rerank.train import AUTO, train_reranker
 from assoc.schema import Episode, Program
 from assoc.text.query import parse_title
 from assoc.text.signal import TextCandidate
+from assoc.verify import Verification
 from assoc.visual import VisualCandidate
 from eval.runner import evaluate
 
@@ -60,6 +69,19 @@ def test_feature_rows_mark_missing_evidence_and_episode_markers():
     g = {name: rows[:, j] for j, name in enumerate(all_features(("hist",)))}
     assert g["hist_present"].tolist() == [1, 0, 1] and g["hist_rank"][0] == 2 and g["hist_score_ratio"][0] == 0.5
     assert g["vis_present"].tolist() == [1, 1, 0]
+    # verification: NaN throughout when it did not run; present 0 for a candidate it did not choose
+    names = all_features(("hist",), verify=True)
+    assert names[-len(VERIFY):] == VERIFY
+    rows = feature_rows(signals, ["a", "b", "c"], programs, ("hist",), verify=True)
+    assert np.isnan(rows[:, -len(VERIFY):]).all()
+    signals.verified = True
+    signals.verification = {"a": Verification("ae1", 0.9, 0.95, 0.96, 8, 1.0, False, 0.1),
+                            "c": Verification("ce1", 0.5, 0.55, 0.8, 8, 0.32, True, -0.4)}
+    rows = feature_rows(signals, ["a", "b", "c"], programs, ("hist",), verify=True)
+    h = {name: rows[:, j] for j, name in enumerate(names)}
+    assert h["ver_present"].tolist() == [1, 0, 1] and math.isnan(h["ver_fit_trimmed"][1])
+    assert h["ver_fit_trimmed"][0] == pytest.approx(0.95) and h["ver_scale"][2] == pytest.approx(0.32)
+    assert h["ver_margin"][0] == pytest.approx(0.4) and h["ver_margin"][2] == pytest.approx(-0.4)
 
 
 def test_calibration_figures_by_hand():
@@ -96,7 +118,7 @@ def trained(tiny_index, tiny_universe, tmp_path_factory):
     """A re-ranker fitted on the tiny universe's test clips (a behaviour test, not a measurement)."""
     out = tmp_path_factory.mktemp("reranker") / "model"
     report = train_reranker(tiny_index, tiny_universe / "clips" / "test.jsonl", out,
-                            RerankSettings(folds=3, depth=10, aux_visual=AUTO))
+                            RerankSettings(folds=3, depth=10, aux_visual=AUTO, verify=True))
     return out, report
 
 
@@ -108,8 +130,12 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     # the tiny index has no category model, and three hand-made visual baselines the re-ranker reads too (auto)
     hand_made = ("color_histogram", "luma_thumbnail", "relative_histogram")
     assert model.settings.aux_visual == hand_made
-    assert model.features == [f for f in all_features(hand_made)
-                              if not f.startswith("cat_")]
+    assert model.features == [f for f in all_features(hand_made, verify=True)
+                              if not f.startswith("cat_")] and model.features[-len(VERIFY):] == VERIFY
+    assert config["settings"]["verify"] is True
+    without = load_reranker(out / "ablations" / "no_verify")  # listed only when on: older re-rankers keep checksums
+    assert not without.settings.verify and not set(without.features) & set(VERIFY)
+    assert "verify" not in json.loads((out / "ablations" / "no_verify" / "config.json").read_text())["settings"]
     assert load_reranker(out / "ablations" / "no_aux_visual").settings.aux_visual == ()
     assert "use_text" not in config["settings"]  # listed only when off: older re-rankers keep their checksums
     visual_only = load_reranker(out / "ablations" / "no_text")
@@ -141,18 +167,29 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
         assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
         assert (r.match is None) == (r.confidence < assoc.threshold)
         assert "rerank" in r.timings_ms and {"visual_color_histogram", "visual_luma_thumbnail",
-                                         "visual_relative_histogram"} <= set(r.timings_ms)
+                                         "visual_relative_histogram", "verify"} <= set(r.timings_ms)
         for c in r.candidates:  # the histogram's evidence is shown, and localises what only it found
             if c.evidence.aux_visual:
                 assert set(c.evidence.aux_visual) <= {"color_histogram", "luma_thumbnail", "relative_histogram"} and c.episode_id is not None
             else:
                 assert "aux_visual" not in c.evidence.model_dump()
     assert any(c.evidence.aux_visual for r in results for c in r.candidates)
+    verified = [c for r in results for c in r.candidates if c.evidence.verification is not None]
+    assert verified and all(-1 <= c.evidence.verification.fit <= 1 for c in verified)
+    assert all("verification" not in c.evidence.model_dump() for r in results for c in r.candidates
+               if c.evidence.verification is None)
+    # the verified candidates of in-catalog clips: the right program fits its episode better than the others
+    truth = {c.clip_id: c.program_id for c in clips}
+    right = [c.evidence.verification.fit for r in results for c in r.candidates
+             if c.evidence.verification is not None and c.program_id == truth[r.clip_id]]
+    wrong = [c.evidence.verification.fit for r in results for c in r.candidates
+             if c.evidence.verification is not None and c.program_id != truth[r.clip_id]]
+    assert right and wrong and np.mean(right) > np.mean(wrong)
     rrf = Associator.open(index_dir, LOOKUP, scorer="rrf").lookup_clips(tiny_universe / "clips" / "test.jsonl",
                                                                         clips[:1])[0][0]
     assert "rerank" not in rrf.timings_ms
     report = evaluate(index_dir, tiny_universe / "clips" / "test.jsonl", tmp_path / "rep", LookupSettings(short_side=72))
-    assert {"fused", "fused_rrf", "fused_no_aux_visual", "fused_no_text"} <= set(report["runs"]) and report["reranker"]["checksum"] == section["checksum"]
+    assert {"fused", "fused_rrf", "fused_no_aux_visual", "fused_no_text", "fused_no_verify"} <= set(report["runs"]) and report["reranker"]["checksum"] == section["checksum"]
     assert "ece" in report["runs"]["fused"]["overall"]
     assert "fused_rrf: reciprocal rank fusion" in (tmp_path / "rep" / "report.md").read_text()
     visual_only = [json.loads(line) for line in (tmp_path / "rep" / "results_fused_no_text.jsonl").open()]

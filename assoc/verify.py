@@ -1,0 +1,234 @@
+"""Verification of a candidate's alignment against the episode itself: was the clip *cut from* those frames?
+
+Keyframe descriptors (histograms, thumbnails, embeddings) say that a clip frame resembles some keyframe of
+a program. A season or a spin-off that shares sets and characters with a catalog program resembles it
+too, frame by frame, so those descriptors cannot tell "cut from this episode" from "shot on the same
+set". Verification can: it decodes the candidate episode's own frames around the times the alignment
+predicts (source time = start + (clip time - clip_start) x speed, give or take `slack` seconds) and
+asks whether one fixed geometric transform (a crop or zoom at some position, optionally mirrored: the
+edits a clip gets) maps every clip frame onto its episode frame. A clip cut from the episode fits at
+one transform for all its frames; a clip from a sibling program fits only here and there, at a
+different transform each time.
+
+Pixels are compared as luminance by normalised cross-correlation (cv2.matchTemplate, TM_CCOEFF_NORMED:
+each window's mean and scale removed), so brightness and contrast edits cancel; the clip frame is first
+put in its canonical view (borders trimmed, the band of a vertical reframe) and stretched to the
+episode's aspect (which undoes a letterbox's or pillarbox's squeeze). The episode is read from the
+catalog the index was built from, so verification needs the catalog's videos where the lookup runs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import cv2
+import numpy as np
+
+from assoc.encoders.canonical import canonical_view
+from assoc.errors import MediaError
+
+WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
+
+
+@dataclass
+class VerifySettings:
+    candidates: int = 2  # programs verified per clip: those the visual signals rank best
+    frames: int = 8  # clip frames verified per candidate (evenly over its aligned segment)
+    slack: float = 1.5  # seconds either side of the predicted source time searched
+    step: float = 0.25  # seconds between the source times tried
+    scales: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32)  # clip width / episode width
+    width: int = WIDTH
+
+
+@dataclass
+class Verification:
+    """How well one fixed transform maps the clip onto the episode around the aligned segment."""
+
+    episode_id: str
+    fit: float  # mean over verified frames of the NCC at the single best common transform
+    fit_trimmed: float  # the same over the best three quarters of the frames (inserted cards, cuts)
+    free_fit: float  # mean over frames of each frame's own best NCC (any transform, any offset)
+    frames: int
+    scale: float
+    flipped: bool
+    offset: float  # mean correction (seconds) of the predicted source time at the common transform
+
+
+def luma(frame: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+
+
+def clip_templates(frames: np.ndarray, width: int = 2 * WIDTH, aspect: float = 9 / 16) -> list[np.ndarray]:
+    """Each clip frame's canonical view as luminance, all at the episodes' aspect (height / width): a crop
+    keeps the source's aspect, and a letterboxed or pillarboxed copy squeezed the source into a band that
+    the canonical view trims to, so stretching back to the source aspect undoes both."""
+    size = (width, max(4, int(round(width * aspect))))
+    return [cv2.resize(luma(canonical_view(f)), size, interpolation=cv2.INTER_AREA) for f in frames]
+
+
+def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> tuple[np.ndarray, float, int]:
+    """Luminance frames of a video between source seconds t0 and t1, `width` wide: (frames, fps, first index)."""
+    import decord
+
+    key = str(path)
+    if not Path(key).is_file():
+        raise MediaError(key, "episode video not found (verification reads the catalog's videos)")
+    try:
+        probe = decord.VideoReader(key, num_threads=1)
+        n = len(probe)
+        if n == 0:
+            raise MediaError(key, "no video frames")
+        h0, w0 = probe[0].shape[:2]
+        fps = float(probe.get_avg_fps()) or 25.0
+        del probe
+        h = max(2, int(round(width * h0 / w0 / 2)) * 2)
+        first = int(np.clip(np.floor(t0 * fps), 0, n - 1))
+        last = int(np.clip(np.ceil(t1 * fps), first, n - 1))
+        vr = decord.VideoReader(key, num_threads=1, width=width, height=h)
+        frames = vr.get_batch(list(range(first, last + 1))).asnumpy()
+    except MediaError:
+        raise
+    except Exception as e:  # decord's own errors
+        raise MediaError(key, f"cannot decode video for verification: {str(e).splitlines()[0][:200]}") from e
+    return np.stack([luma(f) for f in frames]), fps, first
+
+
+def _selected(times: np.ndarray, clip_start: float, clip_end: float | None, n: int) -> list[int]:
+    sel = [i for i, t in enumerate(times) if t >= clip_start - 1e-6 and (clip_end is None or t <= clip_end + 1e-6)]
+    if len(sel) > n:
+        sel = [sel[int(round(k))] for k in np.linspace(0, len(sel) - 1, n)]
+    return sel
+
+
+def verify_segment(templates: list[np.ndarray], times: np.ndarray, episode_id: str, read: Callable,
+                   start: float, clip_start: float, speed: float, settings: VerifySettings,
+                   clip_end: float | None = None) -> Verification | None:
+    """Fit one transform for all clip frames against the episode frames the alignment predicts.
+
+    `read(t0, t1)` returns (luma frames, fps, index of the first) of the episode between t0 and t1 seconds.
+    None when no clip frame could be compared (no frame in the segment, or only flat ones)."""
+    sel = _selected(times, clip_start, clip_end, settings.frames)
+    if not sel:
+        return None
+    src = {i: start + (float(times[i]) - clip_start) * speed for i in sel}
+    episode, fps, first = read(min(src.values()) - settings.slack, max(src.values()) + settings.slack)
+    n_ep, eh, ew = episode.shape
+    offsets = np.arange(-settings.slack, settings.slack + 1e-6, settings.step)
+    as_float: dict[int, np.ndarray] = {}
+    sums: dict[tuple[float, bool], np.ndarray] = {}
+    maps: dict[tuple[float, bool], list[np.ndarray]] = {}
+    shifts: dict[tuple[float, bool], list[np.ndarray]] = {}
+    per_frame_best = []
+    for i in sel:
+        tpl = templates[i]
+        idx = sorted({int(np.clip(round((src[i] + o) * fps) - first, 0, n_ep - 1)) for o in offsets})
+        found = {}
+        for s in settings.scales:
+            tw = max(4, int(round(ew * s)))
+            th = max(4, int(round(tw * tpl.shape[0] / tpl.shape[1])))
+            if th > eh or tw > ew:
+                continue
+            small = cv2.resize(tpl, (tw, th), interpolation=cv2.INTER_AREA)
+            if small.std() < 2.0:  # a flat frame (a title card, black) says nothing
+                continue
+            for flip in (False, True):
+                t = np.ascontiguousarray(small[:, ::-1] if flip else small).astype(np.float32)
+                best, arg = None, None
+                for j in idx:
+                    if j not in as_float:
+                        as_float[j] = episode[j].astype(np.float32)
+                    m = cv2.matchTemplate(as_float[j], t, cv2.TM_CCOEFF_NORMED)
+                    if best is None:
+                        best, arg = m, np.full(m.shape, j, np.int32)
+                    else:
+                        better = m > best
+                        best, arg = np.where(better, m, best), np.where(better, j, arg)
+                found[(s, flip)] = (best, (arg + first) / fps - src[i])
+        if not found:
+            continue
+        per_frame_best.append(max(float(m.max()) for m, _ in found.values()))
+        for key, (m, shift) in found.items():
+            sums[key] = sums[key] + m if key in sums else m.copy()
+            maps.setdefault(key, []).append(m)
+            shifts.setdefault(key, []).append(shift)
+    used = len(per_frame_best)
+    keys = [k for k, v in maps.items() if len(v) == used]  # comparable only where every frame produced it
+    if not used or not keys:
+        return None
+    key = max(keys, key=lambda k: float(sums[k].max()))
+    pos = np.unravel_index(int(np.argmax(sums[key])), sums[key].shape)
+    at = np.sort([m[pos] for m in maps[key]])[::-1]
+    return Verification(episode_id=episode_id, fit=float(sums[key][pos]) / used,
+                        fit_trimmed=float(at[: max(1, int(np.ceil(0.75 * used)))].mean()),
+                        free_fit=float(np.mean(per_frame_best)), frames=used, scale=key[0], flipped=key[1],
+                        offset=float(np.mean([s[pos] for s in shifts[key]])))
+
+
+class Verifier:
+    """Verifies a clip's best visual candidates against their episodes (thread-safe: no shared state)."""
+
+    def __init__(self, episode_path: Callable[[str], Path | None], settings: VerifySettings | None = None):
+        self.episode_path = episode_path
+        self.settings = settings or VerifySettings()
+
+    def chosen(self, lists: Iterable[list]) -> list[tuple[str, list]]:
+        """The programs to verify, best first by their best score in any visual list, each with its candidates."""
+        best: dict[str, float] = {}
+        cands: dict[str, list] = {}
+        for cs in lists:
+            for c in cs or []:
+                if c.segments or c.episode_id:
+                    best[c.program_id] = max(best.get(c.program_id, -1.0), c.score)
+                    cands.setdefault(c.program_id, []).append(c)
+        order = sorted(best, key=lambda p: (-best[p], p))[: self.settings.candidates]
+        return [(p, cands[p]) for p in order]
+
+    def verify(self, frames: np.ndarray, times: np.ndarray, lists: Iterable[list],
+               timings: dict | None = None) -> tuple[dict[str, Verification], list[str]]:
+        """program -> its best verification (over the distinct alignments its signals found), and the problems
+        met (an episode video missing or undecodable: that program is left unverified, the lookup goes on)."""
+        t0 = time.perf_counter()
+        out: dict[str, Verification] = {}
+        problems: list[str] = []
+        chosen = self.chosen(lists)
+        templates = clip_templates(frames, 2 * self.settings.width) if chosen else []
+        for pid, cands in chosen:
+            for seg in _alignments(cands):
+                path = self.episode_path(seg[0])
+                if path is None:
+                    problems.append(f"verify: episode {seg[0]} has no video in the catalog")
+                    continue
+                try:
+                    v = verify_segment(templates, times, seg[0],
+                                       lambda a, b, p=path: read_window(p, a, b, self.settings.width),
+                                       seg[1], seg[2], seg[3], self.settings, seg[4])
+                except MediaError as e:
+                    problems.append(f"verify: {e}")
+                    continue
+                if v is not None and (pid not in out or v.fit_trimmed > out[pid].fit_trimmed):
+                    out[pid] = v
+        if timings is not None:
+            timings["verify"] = round((time.perf_counter() - t0) * 1000, 2)
+        return out, problems
+
+
+def _alignments(cands: list) -> list[tuple[str, float, float, float, float | None]]:
+    """Distinct (episode, start, clip_start, speed, clip_end) alignments of one program's candidates,
+    the one covering the most clip frames first (at most two: a second only when it differs)."""
+    found = []
+    for c in sorted(cands, key=lambda c: (-c.coverage, -c.consistency)):
+        if c.segments:
+            s = c.segments[0]
+            a = (s.episode_id, float(s.start), float(s.clip_start), float(s.speed), float(s.clip_end))
+        elif c.episode_id and c.start is not None:
+            a = (c.episode_id, float(c.start), 0.0, float(c.speed or 1.0), None)
+        else:
+            continue
+        same = any(a[0] == b[0] and abs(a[1] - a[2] * a[3] - (b[1] - b[2] * b[3])) < 1.0 and abs(a[3] - b[3]) < 0.05
+                   for b in found)
+        if not same:
+            found.append(a)
+    return found[:2]

@@ -1,0 +1,76 @@
+"""Verification against the episode (assoc.verify) on real clips of the tiny universe, decoded with decord."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assoc.catalog import clip_video_path, load_catalog, load_queries
+from assoc.errors import MediaError
+from assoc.media import sample_frames
+from assoc.verify import Verifier, VerifySettings, clip_templates, read_window, verify_segment
+from assoc.visual import Segment, VisualCandidate
+
+
+@pytest.fixture(scope="module")
+def universe(tiny_universe, taxonomy):
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    videos = {e.episode_id: catalog.video_path(e.video) for p in catalog.programs for e in p.episodes}
+    queries = tiny_universe / "clips" / "test.jsonl"
+    clips, _ = load_queries(queries)
+    # clips whose source time is simply start + clip time: no speed change, no inserted cards
+    plain = [c for c in clips if c.program_id and not {"speed", "intro_outro"} & set(c.edits)]
+    assert len(plain) >= 4, "the tiny universe should have a few clips without speed edits or cards"
+    return videos, queries, plain
+
+
+def _fit(clip_frames, episode_path, start):
+    tpl = clip_templates(clip_frames.frames)
+    return verify_segment(tpl, clip_frames.times, "e", lambda a, b: read_window(episode_path, a, b), start, 0.0,
+                          1.0, VerifySettings())
+
+
+def test_a_clip_fits_its_own_episode_at_its_alignment_far_better_than_another_place(universe):
+    videos, queries, plain = universe
+    own, elsewhere = [], []
+    for clip in plain:
+        sampled = sample_frames(clip_video_path(queries, clip), fps=2.0, max_frames=16, short_side=144)
+        v = _fit(sampled, videos[clip.episode_id], clip.start)
+        assert v is not None and v.frames >= 1
+        own.append(v.fit_trimmed)
+        other = next(e for e in videos if e != clip.episode_id)  # another program's episode, same times
+        w = _fit(sampled, videos[other], clip.start)
+        elsewhere.append(w.fit_trimmed if w is not None else -1.0)
+    own, elsewhere = np.array(own), np.array(elsewhere)
+    # cut from the episode: one transform explains every frame; edits (crops, colour, overlays, and at the tiny
+    # universe's 128 x 72 a subtitle covers much of the frame) cost some of it. Elsewhere, small crops still
+    # match something at moderate correlation at this size, hence the modest margin asked for here.
+    assert np.median(own) > 0.7, own
+    assert np.mean(own - elsewhere) > 0.1 and np.mean(own > elsewhere + 0.05) >= 0.75, (own, elsewhere)
+
+
+def test_verifier_verifies_the_best_visual_candidates_and_reports_a_missing_video(universe, tmp_path):
+    videos, queries, plain = universe
+    clip = plain[0]
+    sampled = sample_frames(clip_video_path(queries, clip), fps=2.0, max_frames=16, short_side=144)
+    seg = Segment(clip.episode_id, clip.start, clip.end, 0.0, float(sampled.times[-1]), 1.0, len(sampled.times))
+    right = VisualCandidate(clip.program_id, 0.9, 10, 16, 0.9, clip.episode_id, clip.start, clip.end, segments=[seg])
+    gone = VisualCandidate("pX", 0.5, 5, 16, 0.8, "pXe01", 3.0, 9.0, speed=1.0)
+    weak = VisualCandidate("pY", 0.1, 1, 16, 0.5, clip.episode_id, 0.0, 5.0, speed=1.0)
+    paths = dict(videos, pXe01=tmp_path / "missing.mp4")
+    verifier = Verifier(lambda e: paths.get(e), VerifySettings(candidates=2))
+    timings: dict = {}
+    found, problems = verifier.verify(sampled.frames, sampled.times, [[right, weak], [gone]], timings)
+    assert set(found) == {clip.program_id}  # pY is third best: not verified; pX's video is missing
+    assert found[clip.program_id].episode_id == clip.episode_id and found[clip.program_id].fit_trimmed > 0.7
+    assert len(problems) == 1 and "missing.mp4" in problems[0] and "not found" in problems[0]
+    assert timings["verify"] > 0
+
+
+def test_read_window_names_the_file_it_cannot_decode(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(MediaError, match="bad.mp4"):
+        read_window(bad, 0.0, 2.0)
+    with pytest.raises(MediaError, match="not found"):
+        read_window(tmp_path / "none.mp4", 0.0, 2.0)
