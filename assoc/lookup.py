@@ -298,15 +298,18 @@ class Associator:
                 out.aux_visual[name] = visual_candidates(self.index.baselines[name], self.index, sampled,
                                                          self.signal_settings, {})
                 out.timings[f"visual_{name}"] = round((time.perf_counter() - t0) * 1000, 2)
-            if self.verifier is not None:
-                out.verification, problems = self.verifier.verify(sampled.frames, sampled.times,
-                                                                  [out.visual, *out.aux_visual.values()], out.timings)
-                out.verified = True
-                out.degraded.extend(problems)
         if "category" in signals and self.category is not None:
             out.category = self.category_output(self.category, xq, audio, title, description, out.timings)
         if "text" in signals:
             out.text = self.text_candidates(title, description, out.timings, out.degraded, out.parsed)
+        if self.verifier is not None and out.visual is not None:  # the visual signals' best, and the text's best
+            lists = [out.visual, *out.aux_visual.values()]
+            text_best = [c.program_id for c in (out.text or [])[:1]]
+            out.verification, problems = self.verifier.verify(sampled.frames, sampled.times, lists, out.timings,
+                                                              also=text_best)
+            out.verified = True
+            out.verified_for_text = [p for p in text_best if p not in dict(self.verifier.chosen(lists))]
+            out.degraded.extend(problems)
         return out
 
     def result(self, signals: ClipSignals, use_reranker: bool = True, reranker=None,

@@ -35,7 +35,7 @@ WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
 
 @dataclass
 class VerifySettings:
-    candidates: int = 2  # programs verified per clip: those the visual signals rank best
+    candidates: int = 2  # programs verified per clip: those the visual signals rank best (+ the text's best)
     frames: int = 8  # clip frames verified per candidate (evenly over its aligned segment)
     slack: float = 1.5  # seconds either side of the predicted source time searched
     step: float = 0.25  # seconds between the source times tried
@@ -174,8 +174,9 @@ class Verifier:
         self.episode_path = episode_path
         self.settings = settings or VerifySettings()
 
-    def chosen(self, lists: Iterable[list]) -> list[tuple[str, list]]:
-        """The programs to verify, best first by their best score in any visual list, each with its candidates."""
+    def chosen(self, lists: Iterable[list], also: Iterable[str] = ()) -> list[tuple[str, list]]:
+        """The programs to verify, each with its candidates: the best `candidates` by their best score in any
+        visual list, then those of `also` (the text signal's best) that some visual list aligned."""
         best: dict[str, float] = {}
         cands: dict[str, list] = {}
         for cs in lists:
@@ -184,16 +185,18 @@ class Verifier:
                     best[c.program_id] = max(best.get(c.program_id, -1.0), c.score)
                     cands.setdefault(c.program_id, []).append(c)
         order = sorted(best, key=lambda p: (-best[p], p))[: self.settings.candidates]
+        order += [p for p in dict.fromkeys(also) if p in cands and p not in order]
         return [(p, cands[p]) for p in order]
 
     def verify(self, frames: np.ndarray, times: np.ndarray, lists: Iterable[list],
-               timings: dict | None = None) -> tuple[dict[str, Verification], list[str]]:
+               timings: dict | None = None, also: Iterable[str] = ()) -> tuple[dict[str, Verification], list[str]]:
         """program -> its best verification (over the distinct alignments its signals found), and the problems
-        met (an episode video missing or undecodable: that program is left unverified, the lookup goes on)."""
+        met (an episode video missing or undecodable: that program is left unverified, the lookup goes on).
+        Programs of `also` are verified after the visual signals' best, when a visual list aligned them."""
         t0 = time.perf_counter()
         out: dict[str, Verification] = {}
         problems: list[str] = []
-        chosen = self.chosen(lists)
+        chosen = self.chosen(lists, also)
         templates = clip_templates(frames, 2 * self.settings.width) if chosen else []
         for pid, cands in chosen:
             for seg in _alignments(cands):

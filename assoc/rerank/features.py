@@ -50,13 +50,16 @@ class ClipSignals:
     aux_visual: dict[str, list[VisualCandidate]] = field(default_factory=dict)  # name -> candidates
     verified: bool = False  # verification ran (its candidates are in `verification`; the others were not chosen)
     verification: dict = field(default_factory=dict)  # program -> assoc.verify.Verification
+    verified_for_text: list[str] = field(default_factory=list)  # verified only because the text signal ranked them first
     degraded: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
 
 
 def without_text(signals: ClipSignals) -> ClipSignals:
-    """The same clip as if it had no title or description: the input of the visual-only re-ranker."""
-    return replace(signals, text=None, parsed=ParsedTitle())
+    """The same clip as if it had no title or description: the input of the visual-only re-ranker (which
+    does not see the verification of a program the text signal alone chose either)."""
+    verification = {p: v for p, v in signals.verification.items() if p not in signals.verified_for_text}
+    return replace(signals, text=None, parsed=ParsedTitle(), verification=verification, verified_for_text=[])
 
 
 def rrf_scores(signals: ClipSignals, k: int = 60) -> dict[str, float]:

@@ -23,6 +23,7 @@ from assoc.rerank.features import (
     all_features,
     candidate_pool,
     feature_rows,
+    without_text,
 )
 from assoc.rerank.model import RerankSettings, _top_confidence, load_reranker
 from assoc.rerank.train import AUTO, train_reranker
@@ -82,6 +83,8 @@ def test_feature_rows_mark_missing_evidence_and_episode_markers():
     assert h["ver_present"].tolist() == [1, 0, 1] and math.isnan(h["ver_fit_trimmed"][1])
     assert h["ver_fit_trimmed"][0] == pytest.approx(0.95) and h["ver_scale"][2] == pytest.approx(0.32)
     assert h["ver_margin"][0] == pytest.approx(0.4) and h["ver_margin"][2] == pytest.approx(-0.4)
+    signals.verified_for_text = ["c"]  # verified only because the text ranked it first: the visual-only model never sees it
+    assert set(without_text(signals).verification) == {"a"} and set(signals.verification) == {"a", "c"}
 
 
 def test_calibration_figures_by_hand():

@@ -65,6 +65,9 @@ def test_verifier_verifies_the_best_visual_candidates_and_reports_a_missing_vide
     assert found[clip.program_id].episode_id == clip.episode_id and found[clip.program_id].fit_trimmed > 0.7
     assert len(problems) == 1 and "missing.mp4" in problems[0] and "not found" in problems[0]
     assert timings["verify"] > 0
+    # the text signal's best is verified too when a visual list aligned it, however low it ranks there
+    again, _ = verifier.verify(sampled.frames, sampled.times, [[right, weak], [gone]], also=["pY", "pZ"])
+    assert set(again) == {clip.program_id, "pY"}  # pZ: no visual alignment to check
 
 
 def test_read_window_names_the_file_it_cannot_decode(tmp_path):
