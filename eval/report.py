@@ -68,7 +68,9 @@ def write_report(out_dir: str | Path, report: dict) -> None:
                      f"threshold {r['threshold']:.4f}; fused_rrf: reciprocal rank fusion of the same signals; "
                      "fused_no_category: the re-ranker without the category-prior features; fused_no_aux_visual: "
                      "without the auxiliary visual signals; fused_no_text: without the clip's title and description "
-                     "(every visual signal and the category prior: the visual path alone)")
+                     "(every visual signal and the category prior: the visual path alone)"
+                     + ("; fused_no_verify: without the verification against the episodes" if "fused_no_verify" in runs
+                        else ""))
     for note in report.get("notes", []):
         parts.append(f"- {note}")
     if "category" in report:

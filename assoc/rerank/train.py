@@ -37,7 +37,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
 
     from assoc.lookup import Associator, LookupSettings
 
-    settings = settings or RerankSettings(aux_visual=AUTO)
+    settings = settings or RerankSettings(aux_visual=AUTO, verify=True)  # as `assoc train reranker` does
     assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
                             scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,
                             verify=settings.verify)

@@ -195,6 +195,7 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
     assert {"fused", "fused_rrf", "fused_no_aux_visual", "fused_no_text", "fused_no_verify"} <= set(report["runs"]) and report["reranker"]["checksum"] == section["checksum"]
     assert "ece" in report["runs"]["fused"]["overall"]
     assert "fused_rrf: reciprocal rank fusion" in (tmp_path / "rep" / "report.md").read_text()
+    assert "fused_no_verify: without the verification" in (tmp_path / "rep" / "report.md").read_text()
     visual_only = [json.loads(line) for line in (tmp_path / "rep" / "results_fused_no_text.jsonl").open()]
     assert visual_only and all(c["evidence"].get("text") is None for r in visual_only for c in r["candidates"])
 
