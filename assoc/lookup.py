@@ -194,14 +194,13 @@ class Associator:
             verify = bool(self.reranker and self.reranker.settings.verify)
         self.verifier = Verifier(self._episode_video) if verify and "visual" in self.signals else None
         self._episode_videos = {e.episode_id: e.video for p in index.programs.values() for e in p.episodes}
+        self._catalog_root = Path(self.settings.catalog_root or
+                                  Path(index.manifest.get("catalog", {}).get("path", ".")).parent)
 
     def _episode_video(self, episode_id: str) -> Path | None:
         """An episode's video in the catalog the index was built from (or under settings.catalog_root)."""
         video = self._episode_videos.get(episode_id)
-        if video is None:
-            return None
-        root = self.settings.catalog_root or Path(self.index.manifest.get("catalog", {}).get("path", ".")).parent
-        return Path(root) / video
+        return self._catalog_root / video if video is not None else None
 
     @classmethod
     def open(cls, path: str | Path, settings: LookupSettings | None = None, signals: Iterable[str] | None = None,

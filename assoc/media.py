@@ -58,13 +58,8 @@ def sample_times(n_frames: int, source_fps: float, fps: float, max_frames: int) 
     return idx, times
 
 
-def decode_size(path: Path, short_side: int | None) -> tuple[int, int]:
-    """The (width, height) to decode at: scaled down to about `short_side`, width a multiple of 16.
-
-    decord copies frames out with a 16-pixel row alignment and fails on other widths (72 px, say),
-    so we always ask it for an aligned width (16 and 48 also fail, measured on decord 0.6); the
-    aspect ratio changes by a few percent for usual sizes.
-    """
+def frame_size(path: Path) -> tuple[int, int]:
+    """The video's (width, height) from its container (no decoding); MediaError if unreadable."""
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -77,6 +72,17 @@ def decode_size(path: Path, short_side: int | None) -> tuple[int, int]:
         raise MediaError(str(path), f"cannot decode video: {str(e).splitlines()[0][:200]}") from e
     if not w or not h:
         raise MediaError(str(path), "video stream has no frame size")
+    return w, h
+
+
+def decode_size(path: Path, short_side: int | None) -> tuple[int, int]:
+    """The (width, height) to decode at: scaled down to about `short_side`, width a multiple of 16.
+
+    decord copies frames out with a 16-pixel row alignment and fails on other widths (72 px, say),
+    so we always ask it for an aligned width (16 and 48 also fail, measured on decord 0.6); the
+    aspect ratio changes by a few percent for usual sizes.
+    """
+    w, h = frame_size(path)
     scale = short_side / min(w, h) if short_side and min(w, h) > short_side * 1.25 else 1.0
     width = max(16, int(round(w * scale / 16)) * 16)
     return {16: 32, 48: 64}.get(width, width), max(2, int(round(h * scale / 2)) * 2)

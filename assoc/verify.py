@@ -29,6 +29,7 @@ import numpy as np
 
 from assoc.encoders.canonical import canonical_view
 from assoc.errors import MediaError
+from assoc.media import frame_size
 
 WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
 
@@ -76,18 +77,16 @@ def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> t
     key = str(path)
     if not Path(key).is_file():
         raise MediaError(key, "episode video not found (verification reads the catalog's videos)")
+    w0, h0 = frame_size(Path(key))  # from the container: one reader, already at the small size
+    h = max(2, int(round(width * h0 / w0 / 2)) * 2)
     try:
-        probe = decord.VideoReader(key, num_threads=1)
-        n = len(probe)
+        vr = decord.VideoReader(key, num_threads=1, width=width, height=h)
+        n = len(vr)
         if n == 0:
             raise MediaError(key, "no video frames")
-        h0, w0 = probe[0].shape[:2]
-        fps = float(probe.get_avg_fps()) or 25.0
-        del probe
-        h = max(2, int(round(width * h0 / w0 / 2)) * 2)
+        fps = float(vr.get_avg_fps()) or 25.0
         first = int(np.clip(np.floor(t0 * fps), 0, n - 1))
         last = int(np.clip(np.ceil(t1 * fps), first, n - 1))
-        vr = decord.VideoReader(key, num_threads=1, width=width, height=h)
         frames = vr.get_batch(list(range(first, last + 1))).asnumpy()
     except MediaError:
         raise
