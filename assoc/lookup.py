@@ -29,7 +29,7 @@ from assoc.schema import (
 )
 from assoc.text.query import parse_title
 from assoc.text.signal import TextCandidate
-from assoc.verify import Verifier
+from assoc.verify import Verifier, VerifySettings
 from assoc.visual import VisualCandidate, vote
 from indexes.errors import IndexBackendError
 
@@ -168,7 +168,8 @@ class Associator:
     Thread-safe for lookups once constructed (everything is loaded eagerly with `warm()`)."""
 
     def __init__(self, index: OpenIndex, settings: LookupSettings | None = None, signals: Iterable[str] | None = None,
-                 scorer: str = "auto", aux_visual: Iterable[str] | None = None, verify: bool | None = None):
+                 scorer: str = "auto", aux_visual: Iterable[str] | None = None,
+                 verify: "bool | VerifySettings | None" = None):
         if scorer not in SCORERS:
             raise InputError(f"unknown scorer '{scorer}'; known: {', '.join(SCORERS)}")
         self.index = index
@@ -190,9 +191,12 @@ class Associator:
         depth = max(self.settings.top_k, self.reranker.settings.depth if self.reranker else 0)
         self.signal_settings = replace(self.settings, top_k=depth)
         self._tokens = None
-        if verify is None:  # verification runs when the re-ranker reads it
-            verify = bool(self.reranker and self.reranker.settings.verify)
-        self.verifier = Verifier(self._episode_video) if verify and "visual" in self.signals else None
+        reads = bool(self.reranker and self.reranker.settings.verify)
+        if verify is None:  # verification runs when the re-ranker reads it, as it was trained
+            verify = reads
+        if verify is True:
+            verify = VerifySettings.from_config(self.reranker.settings.verify_settings) if reads else VerifySettings()
+        self.verifier = Verifier(self._episode_video, verify) if verify and "visual" in self.signals else None
         self._episode_videos = {e.episode_id: e.video for p in index.programs.values() for e in p.episodes}
         self._catalog_root = Path(self.settings.catalog_root or
                                   Path(index.manifest.get("catalog", {}).get("path", ".")).parent)
@@ -205,7 +209,7 @@ class Associator:
     @classmethod
     def open(cls, path: str | Path, settings: LookupSettings | None = None, signals: Iterable[str] | None = None,
              es: dict | None = None, vector_device: str = "cpu", scorer: str = "auto",
-             aux_visual: Iterable[str] | None = None, verify: bool | None = None) -> "Associator":
+             aux_visual: Iterable[str] | None = None, verify: "bool | VerifySettings | None" = None) -> "Associator":
         from assoc.index_reader import open_index
 
         return cls(open_index(path, es=es, vector_device=vector_device), settings, signals, scorer, aux_visual, verify)

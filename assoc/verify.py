@@ -36,12 +36,34 @@ WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
 
 @dataclass
 class VerifySettings:
-    candidates: int = 2  # programs verified per clip: those the visual signals rank best (+ the text's best)
+    candidates: int = 3  # programs verified per clip: those the visual signals rank best (+ the text's best)
     frames: int = 8  # clip frames verified per candidate (evenly over its aligned segment)
-    slack: float = 1.5  # seconds either side of the predicted source time searched
+    slack: float = 2.0  # seconds either side of the predicted source time searched
     step: float = 0.25  # seconds between the source times tried
     scales: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32)  # clip width / episode width
     width: int = WIDTH
+    alignments: int = 4  # distinct alignments verified per program (its signals' segments, most coverage first)
+    # an alignment whose speed lies outside this range (the aligner's bound on a near-static segment) is also
+    # tried at speed 1 through the segment's middle; None: not tried
+    speed_range: tuple[float, float] | None = (0.7, 1.6)
+    # a program's remaining alignments are skipped once one fits at least this well (trimmed fit, at a scale of
+    # at least `confirm_scale`); None: all are verified
+    enough: float | None = 0.85
+    confirm_scale: float = 0.55
+
+    def __post_init__(self):
+        self.scales = tuple(self.scales)
+        if self.speed_range is not None:
+            self.speed_range = tuple(self.speed_range)
+
+    @classmethod
+    def from_config(cls, config: dict | None) -> "VerifySettings":
+        """The settings a re-ranker was trained with; LEGACY for one saved before they were recorded."""
+        return cls(**config) if config else LEGACY
+
+
+# what verification did before its settings were saved with the re-ranker (stop 14's re-rankers read these)
+LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None)
 
 
 @dataclass
@@ -93,6 +115,33 @@ def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> t
     except Exception as e:  # decord's own errors
         raise MediaError(key, f"cannot decode video for verification: {str(e).splitlines()[0][:200]}") from e
     return np.stack([luma(f) for f in frames]), fps, first
+
+
+class EpisodeWindows:
+    """The episode windows one verification decoded: a window inside one already read is sliced from it."""
+
+    MARGIN = 3.0  # seconds read beyond each side of a request: the next alignment of the episode is often near
+
+    def __init__(self, width: int = WIDTH):
+        self.width = width
+        self.read: list[tuple[Path, float, float, tuple[np.ndarray, float, int]]] = []
+
+    def __call__(self, path: Path, t0: float, t1: float) -> tuple[np.ndarray, float, int]:
+        for p, a, b, got in self.read:
+            if p == path and a <= t0 and t1 <= b:
+                return _slice(got, t0, t1)
+        a, b = max(0.0, t0 - self.MARGIN), t1 + self.MARGIN
+        got = read_window(path, a, b, self.width)
+        self.read.append((path, a, b, got))
+        return _slice(got, t0, t1)
+
+
+def _slice(window: tuple[np.ndarray, float, int], t0: float, t1: float) -> tuple[np.ndarray, float, int]:
+    frames, fps, first = window
+    last = first + len(frames) - 1
+    i0 = int(np.clip(np.floor(t0 * fps), first, last))
+    i1 = int(np.clip(np.ceil(t1 * fps), i0, last))
+    return frames[i0 - first : i1 - first + 1], fps, i0
 
 
 def _selected(times: np.ndarray, clip_start: float, clip_end: float | None, n: int) -> list[int]:
@@ -196,30 +245,35 @@ class Verifier:
         out: dict[str, Verification] = {}
         problems: list[str] = []
         chosen = self.chosen(lists, also)
-        templates = clip_templates(frames, 2 * self.settings.width) if chosen else []
+        st = self.settings
+        templates = clip_templates(frames, 2 * st.width) if chosen else []
+        windows = EpisodeWindows(st.width)
         for pid, cands in chosen:
-            for seg in _alignments(cands):
+            for seg in _alignments(cands, st):
                 path = self.episode_path(seg[0])
                 if path is None:
                     problems.append(f"verify: episode {seg[0]} has no video in the catalog")
                     continue
                 try:
-                    v = verify_segment(templates, times, seg[0],
-                                       lambda a, b, p=path: read_window(p, a, b, self.settings.width),
-                                       seg[1], seg[2], seg[3], self.settings, seg[4])
+                    v = verify_segment(templates, times, seg[0], lambda a, b, p=path: windows(p, a, b),
+                                       seg[1], seg[2], seg[3], st, seg[4])
                 except MediaError as e:
                     problems.append(f"verify: {e}")
                     continue
                 if v is not None and (pid not in out or v.fit_trimmed > out[pid].fit_trimmed):
                     out[pid] = v
+                if st.enough is not None and v is not None and v.fit_trimmed >= st.enough and v.scale >= st.confirm_scale:
+                    break  # confirmed: its other alignments cannot do better for the features that matter
         if timings is not None:
             timings["verify"] = round((time.perf_counter() - t0) * 1000, 2)
         return out, problems
 
 
-def _alignments(cands: list) -> list[tuple[str, float, float, float, float | None]]:
-    """Distinct (episode, start, clip_start, speed, clip_end) alignments of one program's candidates,
-    the one covering the most clip frames first (at most two: a second only when it differs)."""
+def _alignments(cands: list, settings: VerifySettings = LEGACY) -> list[tuple[str, float, float, float, float | None]]:
+    """Distinct (episode, start, clip_start, speed, clip_end) alignments of one program's candidates, the one
+    covering the most clip frames first (at most `settings.alignments`). An alignment whose speed is outside
+    `settings.speed_range` is followed by the same segment at speed 1 through its middle: on a near-static
+    segment the aligner's speed hits its bound, and the middle is where it is least wrong."""
     found = []
     for c in sorted(cands, key=lambda c: (-c.coverage, -c.consistency)):
         if c.segments:
@@ -229,8 +283,14 @@ def _alignments(cands: list) -> list[tuple[str, float, float, float, float | Non
             a = (c.episode_id, float(c.start), 0.0, float(c.speed or 1.0), None)
         else:
             continue
-        same = any(a[0] == b[0] and abs(a[1] - a[2] * a[3] - (b[1] - b[2] * b[3])) < 1.0 and abs(a[3] - b[3]) < 0.05
-                   for b in found)
-        if not same:
-            found.append(a)
-    return found[:2]
+        variants = [a]
+        rng = settings.speed_range
+        if rng is not None and not rng[0] <= a[3] <= rng[1] and a[4] is not None:
+            mid = 0.5 * (a[2] + a[4])
+            variants.append((a[0], a[1] + (mid - a[2]) * (a[3] - 1.0), a[2], 1.0, a[4]))
+        for a in variants:
+            same = any(a[0] == b[0] and abs(a[1] - a[2] * a[3] - (b[1] - b[2] * b[3])) < 1.0 and abs(a[3] - b[3]) < 0.05
+                       for b in found)
+            if not same:
+                found.append(a)
+    return found[: settings.alignments]

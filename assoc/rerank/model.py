@@ -49,6 +49,9 @@ class RerankSettings:
     use_text: bool = True  # off: the clip's title and description are not read (the visual-only ablation)
     aux_visual: tuple[str, ...] = ()  # the index's other visual encoders whose candidates and features it uses
     verify: bool = False  # reads the verification of its best visual candidates against their episodes
+    # the assoc.verify.VerifySettings it was trained with (as a dict): lookups verify the same way; None on a
+    # re-ranker saved before they were recorded (assoc.verify.LEGACY)
+    verify_settings: dict | None = None
     target_precision: float = 0.95  # of the no-match decision, on val
     folds: int = 5
     seed: int = 0
@@ -162,6 +165,8 @@ class Reranker:
         settings = asdict(self.settings)
         if settings["use_text"]:  # listed only when off: re-rankers saved before it keep their checksum
             del settings["use_text"]
+        if not settings["verify"] or settings["verify_settings"] is None:  # listed only when set, likewise
+            del settings["verify_settings"]
         if not settings["verify"]:  # listed only when on, for the same reason
             del settings["verify"]
         return {"kind": "reranker", "format_version": 1, "settings": settings, "features": self.features,

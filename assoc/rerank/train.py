@@ -33,14 +33,17 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
                    settings: RerankSettings | None = None, es: dict | None = None,
                    progress: Callable[[int, int], None] | None = None, catalog_root: str | None = None) -> dict:
     """Fit the re-ranker (and its no-category ablation) on the labelled clips; return the training report."""
-    from dataclasses import replace
+    from dataclasses import asdict, replace
 
     from assoc.lookup import Associator, LookupSettings
+    from assoc.verify import VerifySettings
 
     settings = settings or RerankSettings(aux_visual=AUTO, verify=True)  # as `assoc train reranker` does
+    if settings.verify and settings.verify_settings is None:  # saved with the model: lookups verify the same way
+        settings = replace(settings, verify_settings=asdict(VerifySettings()))
     assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
                             scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,
-                            verify=settings.verify)
+                            verify=VerifySettings(**settings.verify_settings) if settings.verify else False)
     if "visual" not in assoc.signals or "text" not in assoc.signals:
         raise InputError(f"{index_path}: the re-ranker needs an index with both the visual and the text signal")
     if settings.aux_visual == AUTO:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ from assoc.rerank.train import AUTO, train_reranker
 from assoc.schema import Episode, Program
 from assoc.text.query import parse_title
 from assoc.text.signal import TextCandidate
-from assoc.verify import Verification
+from assoc.verify import LEGACY, Verification, VerifySettings
 from assoc.visual import VisualCandidate
 from eval.runner import evaluate
 
@@ -136,9 +137,18 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     assert model.features == [f for f in all_features(hand_made, verify=True)
                               if not f.startswith("cat_")] and model.features[-len(VERIFY):] == VERIFY
     assert config["settings"]["verify"] is True
+    # the verification settings it was trained with are saved with it, and a lookup through it verifies that way
+    assert VerifySettings(**config["settings"]["verify_settings"]) == VerifySettings()
+    assert VerifySettings.from_config(model.settings.verify_settings) == VerifySettings()
+    # one saved before they were recorded (no verify_settings in its config) verifies as verification then did
+    legacy = load_reranker(out)
+    legacy.settings, legacy._checksum = replace(legacy.settings, verify_settings=None), None
+    legacy.save(tmp_path / "legacy")
+    assert "verify_settings" not in json.loads((tmp_path / "legacy" / "config.json").read_text())["settings"]
+    assert VerifySettings.from_config(load_reranker(tmp_path / "legacy").settings.verify_settings) == LEGACY
     without = load_reranker(out / "ablations" / "no_verify")  # listed only when on: older re-rankers keep checksums
     assert not without.settings.verify and not set(without.features) & set(VERIFY)
-    assert "verify" not in json.loads((out / "ablations" / "no_verify" / "config.json").read_text())["settings"]
+    assert not {"verify", "verify_settings"} & set(json.loads((out / "ablations" / "no_verify" / "config.json").read_text())["settings"])
     assert load_reranker(out / "ablations" / "no_aux_visual").settings.aux_visual == ()
     assert "use_text" not in config["settings"]  # listed only when off: older re-rankers keep their checksums
     visual_only = load_reranker(out / "ablations" / "no_text")
@@ -162,6 +172,7 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
     assert open_index(index_dir).manifest["reranker"]["checksum"] == section["checksum"]
     assoc = Associator.open(index_dir, LOOKUP)
     assert assoc.reranker is not None and assoc.threshold == assoc.reranker.threshold
+    assert assoc.verifier.settings == VerifySettings.from_config(assoc.reranker.settings.verify_settings) == VerifySettings()
     clips, _ = load_queries(tiny_universe / "clips" / "test.jsonl")
     results, failures = assoc.lookup_clips(tiny_universe / "clips" / "test.jsonl", clips)
     assert not failures

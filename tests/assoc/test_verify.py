@@ -8,7 +8,16 @@ import pytest
 from assoc.catalog import clip_video_path, load_catalog, load_queries
 from assoc.errors import MediaError
 from assoc.media import sample_frames
-from assoc.verify import Verifier, VerifySettings, clip_templates, read_window, verify_segment
+from assoc.verify import (
+    LEGACY,
+    EpisodeWindows,
+    Verifier,
+    VerifySettings,
+    _alignments,
+    clip_templates,
+    read_window,
+    verify_segment,
+)
 from assoc.visual import Segment, VisualCandidate
 
 
@@ -77,3 +86,28 @@ def test_read_window_names_the_file_it_cannot_decode(tmp_path):
         read_window(bad, 0.0, 2.0)
     with pytest.raises(MediaError, match="not found"):
         read_window(tmp_path / "none.mp4", 0.0, 2.0)
+
+
+def test_alignments_add_speed_one_through_the_middle_of_a_segment_at_the_aligners_bound():
+    bound = VisualCandidate("p", 0.9, 8, 16, 0.9, "pe01", 10.0, 14.0,
+                            segments=[Segment("pe01", 10.0, 14.0, 0.0, 8.0, 0.5, 16)])
+    plain = VisualCandidate("p", 0.5, 4, 16, 0.5, "pe01", 40.0, 48.0, speed=1.0)
+    same = VisualCandidate("p", 0.4, 4, 16, 0.4, "pe01", 40.3, 48.3, speed=1.0)  # within a second of `plain`
+    got = _alignments([bound, plain, same], VerifySettings())
+    # the segment as aligned, then speed 1 with the same source time at the segment's middle (clip 4 s -> 12 s)
+    assert got[0] == ("pe01", 10.0, 0.0, 0.5, 8.0)
+    assert got[1][3] == 1.0 and got[1][1] + (4.0 - got[1][2]) * 1.0 == pytest.approx(12.0)
+    assert got[2] == ("pe01", 40.0, 0.0, 1.0, None) and len(got) == 3
+    assert _alignments([bound, plain, same], LEGACY) == [got[0], got[2]]  # before: no variant, at most two
+    assert len(_alignments([bound, plain], VerifySettings(alignments=1))) == 1
+
+
+def test_episode_windows_slice_what_they_already_decoded(universe):
+    videos, _, plain = universe
+    path = videos[plain[0].episode_id]
+    windows = EpisodeWindows()
+    first = windows(path, 1.0, 3.0)
+    inner = windows(path, 1.5, 2.5)  # inside the first window and its margin: sliced, not decoded again
+    direct = read_window(path, 1.5, 2.5)
+    assert len(windows.read) == 1 and inner[1] == direct[1] and inner[2] == direct[2]
+    assert np.array_equal(inner[0], direct[0]) and len(first[0]) > len(inner[0])
