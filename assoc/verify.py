@@ -107,8 +107,7 @@ def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> t
         if n == 0:
             raise MediaError(key, "no video frames")
         fps = float(vr.get_avg_fps()) or 25.0
-        first = int(np.clip(np.floor(t0 * fps), 0, n - 1))
-        last = int(np.clip(np.ceil(t1 * fps), first, n - 1))
+        first, last = _frame_range(t0, t1, fps, 0, n - 1)
         frames = vr.get_batch(list(range(first, last + 1))).asnumpy()
     except MediaError:
         raise
@@ -136,11 +135,16 @@ class EpisodeWindows:
         return _slice(got, t0, t1)
 
 
+def _frame_range(t0: float, t1: float, fps: float, lo: int, hi: int) -> tuple[int, int]:
+    """The first and last frame index covering [t0, t1] seconds, within [lo, hi]."""
+    first = int(np.clip(np.floor(t0 * fps), lo, hi))
+    return first, int(np.clip(np.ceil(t1 * fps), first, hi))
+
+
 def _slice(window: tuple[np.ndarray, float, int], t0: float, t1: float) -> tuple[np.ndarray, float, int]:
+    """What read_window would return for [t0, t1], cut from a window it returned that covers it."""
     frames, fps, first = window
-    last = first + len(frames) - 1
-    i0 = int(np.clip(np.floor(t0 * fps), first, last))
-    i1 = int(np.clip(np.ceil(t1 * fps), i0, last))
+    i0, i1 = _frame_range(t0, t1, fps, first, first + len(frames) - 1)
     return frames[i0 - first : i1 - first + 1], fps, i0
 
 
@@ -263,7 +267,7 @@ class Verifier:
                 if v is not None and (pid not in out or v.fit_trimmed > out[pid].fit_trimmed):
                     out[pid] = v
                 if st.enough is not None and v is not None and v.fit_trimmed >= st.enough and v.scale >= st.confirm_scale:
-                    break  # confirmed: its other alignments cannot do better for the features that matter
+                    break  # confirmed: its other alignments are not tried (they would cost as much again)
         if timings is not None:
             timings["verify"] = round((time.perf_counter() - t0) * 1000, 2)
         return out, problems
@@ -288,9 +292,9 @@ def _alignments(cands: list, settings: VerifySettings = LEGACY) -> list[tuple[st
         if rng is not None and not rng[0] <= a[3] <= rng[1] and a[4] is not None:
             mid = 0.5 * (a[2] + a[4])
             variants.append((a[0], a[1] + (mid - a[2]) * (a[3] - 1.0), a[2], 1.0, a[4]))
-        for a in variants:
-            same = any(a[0] == b[0] and abs(a[1] - a[2] * a[3] - (b[1] - b[2] * b[3])) < 1.0 and abs(a[3] - b[3]) < 0.05
+        for v in variants:
+            same = any(v[0] == b[0] and abs(v[1] - v[2] * v[3] - (b[1] - b[2] * b[3])) < 1.0 and abs(v[3] - b[3]) < 0.05
                        for b in found)
             if not same:
-                found.append(a)
+                found.append(v)
     return found[: settings.alignments]

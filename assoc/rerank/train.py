@@ -43,7 +43,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         settings = replace(settings, verify_settings=asdict(VerifySettings()))
     assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
                             scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,
-                            verify=VerifySettings(**settings.verify_settings) if settings.verify else False)
+                            verify=VerifySettings.from_config(settings.verify_settings) if settings.verify else False)
     if "visual" not in assoc.signals or "text" not in assoc.signals:
         raise InputError(f"{index_path}: the re-ranker needs an index with both the visual and the text signal")
     if settings.aux_visual == AUTO:
