@@ -20,14 +20,14 @@ catalog the index was built from, so verification needs the catalog's videos whe
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
 import cv2
 import numpy as np
 
-from assoc.encoders.canonical import canonical_view
+from assoc.encoders.canonical import PORTRAIT, canonical_view
 from assoc.errors import MediaError
 from assoc.media import frame_size
 
@@ -40,7 +40,9 @@ class VerifySettings:
     frames: int = 8  # clip frames verified per candidate (evenly over its aligned segment)
     slack: float = 2.0  # seconds either side of the predicted source time searched
     step: float = 0.25  # seconds between the source times tried
-    scales: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32)  # clip width / episode width
+    # clip width / episode width: 1 down to 0.6 (a crop keeps 0.6-0.85 of the picture) in steps that leave a crop's
+    # scale at most 0.025 off, and the third of the width that a vertical reframe filling its frame keeps
+    scales: tuple[float, ...] = (1.0, 0.9, 0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.4, 0.32)
     width: int = WIDTH
     alignments: int = 4  # distinct alignments verified per program (its signals' segments, most coverage first)
     # an alignment whose speed lies outside this range (the aligner's bound on a near-static segment) is also
@@ -50,6 +52,13 @@ class VerifySettings:
     # at least `confirm_scale`); None: all are verified
     enough: float | None = 0.85
     confirm_scale: float = 0.55
+    # scales below this are tried for a portrait clip only (a vertical reframe that fills its frame keeps about a
+    # third of the source's width; nothing zooms a landscape clip that far); None: every scale for every clip.
+    # On a landscape clip those small scales found only chance fits, of sibling programs as often as the true one
+    landscape_min_scale: float | None = 0.55
+    # clip frames' borders are trimmed where this percentile of a row's or column's luminance is black (a logo or
+    # subtitle laid over a letterbox or pillarbox bar kept the bar when its mean decided); None: the mean
+    border_quantile: float | None = 80.0
 
     def __post_init__(self):
         self.scales = tuple(self.scales)
@@ -58,12 +67,17 @@ class VerifySettings:
 
     @classmethod
     def from_config(cls, config: dict | None) -> "VerifySettings":
-        """The settings a re-ranker was trained with; LEGACY for one saved before they were recorded."""
-        return cls(**config) if config else LEGACY
+        """The settings a re-ranker was trained with; LEGACY for one saved before they were recorded. A setting
+        added since it was saved takes the value that reproduces what verification did then (ADDED)."""
+        return cls(**{**ADDED, **config}) if config else LEGACY
 
 
+# settings added after stop 15, at the values that reproduce what verification did before them (a re-ranker trained
+# then saved every other setting)
+ADDED = {"landscape_min_scale": None, "border_quantile": None}
 # what verification did before its settings were saved with the re-ranker (stop 14's re-rankers read these)
-LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None)
+LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None,
+                        scales=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32), **ADDED)
 
 
 @dataclass
@@ -80,16 +94,23 @@ class Verification:
     offset: float  # mean correction (seconds) of the predicted source time at the common transform
 
 
+def is_portrait(frame: np.ndarray) -> bool:
+    """A vertical reframe (as canonical_view tells one)."""
+    return frame.shape[0] > PORTRAIT * frame.shape[1]
+
+
 def luma(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
 
 
-def clip_templates(frames: np.ndarray, width: int = 2 * WIDTH, aspect: float = 9 / 16) -> list[np.ndarray]:
+def clip_templates(frames: np.ndarray, width: int = 2 * WIDTH, aspect: float = 9 / 16,
+                   border_quantile: float | None = None) -> list[np.ndarray]:
     """Each clip frame's canonical view as luminance, all at the episodes' aspect (height / width): a crop
     keeps the source's aspect, and a letterboxed or pillarboxed copy squeezed the source into a band that
-    the canonical view trims to, so stretching back to the source aspect undoes both."""
+    the canonical view trims to, so stretching back to the source aspect undoes both. `border_quantile`:
+    how borders are told (assoc.encoders.canonical.trim_black_borders)."""
     size = (width, max(4, int(round(width * aspect))))
-    return [cv2.resize(luma(canonical_view(f)), size, interpolation=cv2.INTER_AREA) for f in frames]
+    return [cv2.resize(luma(canonical_view(f, border_quantile)), size, interpolation=cv2.INTER_AREA) for f in frames]
 
 
 def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> tuple[np.ndarray, float, int]:
@@ -250,7 +271,9 @@ class Verifier:
         problems: list[str] = []
         chosen = self.chosen(lists, also)
         st = self.settings
-        templates = clip_templates(frames, 2 * st.width) if chosen else []
+        templates = clip_templates(frames, 2 * st.width, border_quantile=st.border_quantile) if chosen else []
+        if st.landscape_min_scale is not None and len(frames) and not is_portrait(frames[0]):
+            st = replace(st, scales=tuple(s for s in st.scales if s >= st.landscape_min_scale))
         windows = EpisodeWindows(st.width)
         for pid, cands in chosen:
             for seg in _alignments(cands, st):

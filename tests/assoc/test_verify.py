@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from assoc.catalog import clip_video_path, load_catalog, load_queries
 from assoc.errors import MediaError
 from assoc.media import sample_frames
 from assoc.verify import (
+    ADDED,
     LEGACY,
     EpisodeWindows,
     Verifier,
@@ -111,3 +114,61 @@ def test_episode_windows_slice_what_they_already_decoded(universe):
     direct = read_window(path, 1.5, 2.5)
     assert len(windows.read) == 1 and inner[1] == direct[1] and inner[2] == direct[2]
     assert np.array_equal(inner[0], direct[0]) and len(first[0]) > len(inner[0])
+
+
+def _vertical_fill(frame: np.ndarray) -> np.ndarray:
+    """A vertical reframe that fills its 9:16 frame with the source's centre (about a third of its width)."""
+    import cv2
+
+    h, w = frame.shape[:2]
+    cw = int(round(h * 9 / 16))
+    x0 = (w - cw) // 2
+    return cv2.resize(frame[:, x0 : x0 + cw], (h, int(round(h * 16 / 9))))
+
+
+def test_small_scales_are_tried_for_a_portrait_clip_only(universe):
+    videos, _, plain = universe
+    episode = plain[0].episode_id
+    source = sample_frames(videos[episode], fps=2.0, max_frames=12)  # the episode's own first seconds
+    portrait = np.stack([_vertical_fill(f) for f in source.frames])
+    seg = Segment(episode, 0.0, float(source.times[-1]), 0.0, float(source.times[-1]), 1.0, len(source.times))
+    cand = VisualCandidate("p", 0.9, 10, 12, 0.9, episode, 0.0, float(source.times[-1]), segments=[seg])
+
+    def verify(frames, settings):
+        return Verifier(lambda e: videos.get(e), settings).verify(frames, source.times, [[cand]])[0]
+
+    small_only = VerifySettings(scales=(0.4, 0.32))
+    got = verify(portrait, small_only)["p"]  # the centre third of the source, at one transform throughout
+    assert got.scale == pytest.approx(0.32) and got.fit_trimmed > 0.8, got
+    assert got == verify(portrait, VerifySettings())["p"]  # among every scale, that one
+    # a landscape clip is never compared at those scales (chance fits of small templates), unless asked to
+    assert verify(source.frames, small_only) == {}
+    assert verify(source.frames, replace(small_only, landscape_min_scale=None))["p"].scale < 0.55
+    assert verify(source.frames, VerifySettings())["p"].scale >= 0.55
+
+
+def test_templates_trim_a_bar_that_carries_a_logo(universe):
+    videos, _, plain = universe
+    frame = sample_frames(videos[plain[0].episode_id], fps=1.0, max_frames=1).frames[0]
+    h, w = frame.shape[:2]
+    boxed = np.zeros((h, w + 40, 3), np.uint8)  # pillarboxed, 20 px bars
+    boxed[:, 20 : 20 + w] = frame
+    boxed[4:16, 2:18] = 255  # a broadcaster's logo in the corner, over the bar
+    expected = clip_templates(frame[None])[0]
+    by_mean = clip_templates(boxed[None])[0]  # the logo's columns keep their bar: the picture is squeezed
+    by_quantile = clip_templates(boxed[None], border_quantile=80)[0]
+    assert np.abs(by_quantile.astype(int) - expected).mean() < 2.0
+    assert np.abs(by_mean.astype(int) - expected).mean() > 2 * np.abs(by_quantile.astype(int) - expected).mean()
+
+
+def test_settings_saved_before_a_setting_was_added_reproduce_the_verification_of_then():
+    from dataclasses import asdict
+
+    saved = asdict(VerifySettings())
+    for added in ADDED:
+        saved.pop(added)  # a re-ranker of stop 15 saved everything but these
+    then = VerifySettings.from_config(saved)
+    assert then.landscape_min_scale is None and then.border_quantile is None
+    assert then.scales == VerifySettings().scales  # what it saved stays as saved
+    assert VerifySettings.from_config(asdict(VerifySettings())) == VerifySettings()
+    assert VerifySettings.from_config(None) == LEGACY and LEGACY.border_quantile is None
