@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from assoc.encoders.canonical import PORTRAIT, canonical_view
+from assoc.encoders.canonical import canonical_view, is_portrait
 from assoc.errors import MediaError
 from assoc.media import frame_size
 
@@ -92,11 +92,6 @@ class Verification:
     scale: float
     flipped: bool
     offset: float  # mean correction (seconds) of the predicted source time at the common transform
-
-
-def is_portrait(frame: np.ndarray) -> bool:
-    """A vertical reframe (as canonical_view tells one)."""
-    return frame.shape[0] > PORTRAIT * frame.shape[1]
 
 
 def luma(frame: np.ndarray) -> np.ndarray:

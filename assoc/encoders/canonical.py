@@ -42,11 +42,16 @@ def trim_black_borders(frame: np.ndarray, threshold: float = BORDER_LUMA, min_ke
     return frame[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
+def is_portrait(frame: np.ndarray) -> bool:
+    """A vertical reframe: taller than PORTRAIT x its width."""
+    return frame.shape[0] > PORTRAIT * frame.shape[1]
+
+
 def landscape_band(frame: np.ndarray, aspect: float = 16 / 9) -> np.ndarray:
     """The central band of `aspect` of a portrait frame; other frames unchanged."""
-    h, w = frame.shape[:2]
-    if h <= PORTRAIT * w:
+    if not is_portrait(frame):
         return frame
+    h, w = frame.shape[:2]
     bh = max(2, int(round(w / aspect)))
     y0 = (h - bh) // 2
     return frame[y0 : y0 + bh]
