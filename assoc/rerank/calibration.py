@@ -7,6 +7,28 @@ from typing import Sequence
 import numpy as np
 
 
+class CenteredIsotonic:
+    """Centred isotonic regression (Oron & Flournoy, 2017): isotonic regression with each of its plateaus
+    replaced by straight lines through the plateaus' centres (the mean score of the points in each).
+
+    As well calibrated as isotonic regression, but strictly increasing between the first and the last
+    plateau's centres: two clips the classifier told apart keep their order, so the open-set threshold can
+    fall between two clips that isotonic regression would have given one value (a plateau can hold a
+    tenth of the clips). Below the first centre and above the last, it is flat."""
+
+    def fit(self, scores, labels) -> "CenteredIsotonic":
+        from sklearn.isotonic import IsotonicRegression
+
+        x = np.asarray(scores, float)
+        fitted = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, labels).predict(x)
+        self.levels_ = np.unique(fitted)  # isotonic: each level is one contiguous run of scores
+        self.centres_ = np.array([x[fitted == level].mean() for level in self.levels_])
+        return self
+
+    def predict(self, scores) -> np.ndarray:
+        return np.interp(np.asarray(scores, float), self.centres_, self.levels_)
+
+
 def open_set_prf(is_open: Sequence[bool], said_no_match: Sequence[bool]) -> dict:
     """Precision, recall and F1 of the "no match" decision (positive = the clip is not in the catalog)."""
     o = np.asarray(is_open, bool)

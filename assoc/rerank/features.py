@@ -26,6 +26,10 @@ FEATURES = VISUAL + TEXT + CATEGORY + CLIP
 AUX = ["present", "rank", "score", "score_ratio", "consistency", "coverage", "margin"]
 # verification against the episode (assoc.verify); NaN throughout when it did not run for the clip
 VERIFY = ["ver_present", "ver_fit", "ver_fit_trimmed", "ver_free_fit", "ver_scale", "ver_margin"]
+# how many clip frames the verification compared: a fit of one or two frames is found somewhere by chance (46 of
+# the bench's 524 val and test open-set clips fitted a catalog program at >= 0.85, 20 of them with 1-3 frames);
+# read by re-rankers trained since stop 17 (RerankSettings.verify_frames)
+VERIFY_FRAMES = ["ver_frames"]
 NAN = float("nan")
 
 
@@ -34,8 +38,9 @@ def aux_features(name: str) -> list[str]:
     return [f"{name}_{f}" for f in AUX]
 
 
-def all_features(aux: tuple[str, ...] = (), verify: bool = False) -> list[str]:
-    return FEATURES + [f for name in aux for f in aux_features(name)] + (VERIFY if verify else [])
+def all_features(aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False) -> list[str]:
+    return (FEATURES + [f for name in aux for f in aux_features(name)] + (VERIFY if verify else [])
+            + (VERIFY_FRAMES if verify and frames else []))
 
 
 @dataclass
@@ -90,14 +95,14 @@ def _episode_marker(parsed: ParsedTitle, program: Program | None) -> float:
 
 
 def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Program],
-                 aux: tuple[str, ...] = (), verify: bool = False) -> np.ndarray:
-    """len(pids) x len(all_features(aux, verify)) float32 rows, NaN where a signal has no evidence for a program."""
+                 aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False) -> np.ndarray:
+    """len(pids) x len(all_features(aux, verify, frames)) float32 rows, NaN where a signal has no evidence for a program."""
     vis, vis_scores = _ranked(signals.visual or [])
     txt, txt_scores = _ranked(signals.text or [])
     top_bm25 = max((c.bm25 or 0.0 for c in signals.text or []), default=0.0)
     rrf = rrf_scores(signals)
     predicted = signals.category.prediction().levels if signals.category is not None else None
-    names = all_features(aux, verify)
+    names = all_features(aux, verify, frames)
     fits = sorted((v.fit_trimmed for v in signals.verification.values()), reverse=True) + [NAN, NAN]
     rows = np.full((len(pids), len(names)), np.nan, np.float32)
     col = {name: j for j, name in enumerate(names)}
@@ -145,6 +150,8 @@ def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Prog
                 other = fits[1] if v.fit_trimmed >= fits[0] else fits[0]
                 f.update(ver_fit=v.fit, ver_fit_trimmed=v.fit_trimmed, ver_free_fit=v.free_fit, ver_scale=v.scale,
                          ver_margin=v.fit_trimmed - other)
+                if frames:
+                    f["ver_frames"] = v.frames
         for name, value in f.items():
             row[col[name]] = value
     return rows

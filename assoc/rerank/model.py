@@ -1,4 +1,4 @@
-"""The learned re-ranker: gradient boosting over candidate features, isotonic calibration, open-set threshold.
+"""The learned re-ranker: gradient boosting over candidate features, centred isotonic calibration, open-set threshold.
 
 Trained on the val split (never the test split). Calibration and the threshold are fitted on
 out-of-fold scores (clips grouped, so no clip is scored by a model that saw it), so neither is
@@ -23,7 +23,7 @@ import joblib
 import numpy as np
 
 from assoc.errors import InputError, ModelError
-from assoc.rerank.calibration import choose_threshold, expected_calibration_error
+from assoc.rerank.calibration import CenteredIsotonic, choose_threshold, expected_calibration_error
 from assoc.rerank.features import (
     CATEGORY,
     TEXT_DERIVED,
@@ -52,6 +52,9 @@ class RerankSettings:
     # the assoc.verify.VerifySettings it was trained with (as a dict): lookups verify the same way; None on a
     # re-ranker saved before they were recorded (assoc.verify.LEGACY)
     verify_settings: dict | None = None
+    # reads how many clip frames each verification compared too (features.VERIFY_FRAMES); off on a re-ranker saved
+    # before it existed
+    verify_frames: bool = False
     target_precision: float = 0.95  # of the no-match decision, on val
     folds: int = 5
     seed: int = 0
@@ -88,7 +91,7 @@ def _classifier(s: RerankSettings):
 
 def feature_columns(settings: RerankSettings) -> tuple[list[str], list[int]]:
     """The features a model with these settings reads, and their columns in `feature_rows(..., aux)`."""
-    names = all_features(settings.aux_visual, settings.verify)
+    names = all_features(settings.aux_visual, settings.verify, settings.verify_frames)
     used = [f for f in names if (settings.use_category or f not in CATEGORY)
             and (settings.use_text or f not in TEXT_DERIVED)]
     return used, [names.index(f) for f in used]
@@ -104,14 +107,14 @@ class TrainingSet:
 
 
 def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: dict[str, Program],
-                 depth: int, aux: tuple[str, ...] = (), verify: bool = False) -> TrainingSet:
+                 depth: int, aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False) -> TrainingSet:
     X, y, group, is_open, pools = [], [], [], [], []
     for i, (signals, truth) in enumerate(examples):
         pool = candidate_pool(signals, depth, aux)
         pools.append(pool)
         is_open.append(truth is None)
         if pool:
-            X.append(feature_rows(signals, pool, programs, aux, verify))
+            X.append(feature_rows(signals, pool, programs, aux, verify, frames))
             y.extend(int(p == truth) for p in pool)
             group.extend([i] * len(pool))
     if not X:
@@ -153,7 +156,7 @@ class Reranker:
         if not self.settings.use_text:
             signals = without_text(signals)
         pool = candidate_pool(signals, self.settings.depth, aux)
-        p = self.probabilities(feature_rows(signals, pool, programs, aux, self.settings.verify))
+        p = self.probabilities(feature_rows(signals, pool, programs, aux, self.settings.verify, self.settings.verify_frames))
         return sorted(zip(pool, p.tolist()), key=lambda kv: (-kv[1], kv[0]))
 
     def aux_candidates(self, signals: ClipSignals) -> dict:
@@ -169,6 +172,8 @@ class Reranker:
             del settings["verify_settings"]
         if not settings["verify"]:  # listed only when on, for the same reason
             del settings["verify"]
+        if not settings["verify_frames"]:  # likewise
+            del settings["verify_frames"]
         return {"kind": "reranker", "format_version": 1, "settings": settings, "features": self.features,
                 "threshold": self.threshold, "info": self.info}
 
@@ -220,8 +225,7 @@ def load_reranker(directory: str | Path) -> Reranker:
 
 
 def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
-    """Out-of-fold scores -> isotonic calibration and threshold; then the classifier refitted on all clips."""
-    from sklearn.isotonic import IsotonicRegression
+    """Out-of-fold scores -> centred isotonic calibration and threshold; then the classifier refitted on all clips."""
     from sklearn.model_selection import GroupKFold
 
     X = data.X[:, feature_columns(settings)[1]]
@@ -234,7 +238,7 @@ def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
     for train, test in GroupKFold(n_splits=folds).split(X, data.y, data.group):
         clf = _classifier(settings).fit(X[train], data.y[train])
         oof[test] = clf.predict_proba(X[test])[:, 1]
-    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(oof, data.y)
+    calibrator = CenteredIsotonic().fit(oof, data.y)
     conf, correct = _top_confidence(calibrator.predict(oof), data.group, data.y, n_clips)
     threshold, prf = choose_threshold(conf, data.is_open, settings.target_precision)
     classifier = _classifier(settings).fit(X, data.y)

@@ -5,7 +5,7 @@ can report their effect side by side: without the category-prior features (`no_c
 without the auxiliary visual signal (`no_aux_visual`: the MoCo encoder's candidates only), and without
 the clip's title and description (`no_text`: every visual signal and the category prior, fused: the
 visual path's best figure), and, when the model reads the verification against the episodes, without
-it (`no_verify`).
+it (`no_verify`), and, when it reads how many frames each verification compared, without that (`no_verify_frames`).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     from assoc.lookup import Associator, LookupSettings
     from assoc.verify import VerifySettings
 
-    settings = settings or RerankSettings(aux_visual=AUTO, verify=True)  # as `assoc train reranker` does
+    settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True)  # as `assoc train reranker` does
     if settings.verify and settings.verify_settings is None:  # saved with the model: lookups verify the same way
         settings = replace(settings, verify_settings=asdict(VerifySettings()))
     assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
@@ -71,7 +71,9 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         models["no_aux_visual"] = replace(models["model"], aux_visual=())
     models["no_text"] = replace(models["model"], use_text=False)  # the visual path alone, every visual signal fused
     if settings.verify:
-        models["no_verify"] = replace(models["model"], verify=False)
+        models["no_verify"] = replace(models["model"], verify=False, verify_frames=False)
+    if settings.verify and settings.verify_frames:
+        models["no_verify_frames"] = replace(models["model"], verify_frames=False)
     out = Path(out)
     report = {"queries": str(queries_path), "failures": failures, "models": {}}
     sets: dict = {}
@@ -81,7 +83,8 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
             used = examples if s.use_text else [(without_text(sig), truth) for sig, truth in examples]
             # built with the verification columns when the model reads them (they come last: an ablation
             # without them reads the same leading columns)
-            sets[key] = training_set(used, assoc.index.programs, s.depth, s.aux_visual, settings.verify)
+            sets[key] = training_set(used, assoc.index.programs, s.depth, s.aux_visual, settings.verify,
+                                     settings.verify_frames)
         model = fit_reranker(sets[key], s)
         model.info.update(index=identity, queries=str(queries_path), failures=len(failures))
         model.save(out if name == "model" else out / ABLATIONS_DIR / name)

@@ -15,11 +15,17 @@ from assoc.errors import InputError, ModelError
 from assoc.index_reader import open_index
 from assoc.index_update import set_reranker
 from assoc.lookup import Associator, LookupSettings
-from assoc.rerank.calibration import choose_threshold, expected_calibration_error, open_set_prf
+from assoc.rerank.calibration import (
+    CenteredIsotonic,
+    choose_threshold,
+    expected_calibration_error,
+    open_set_prf,
+)
 from assoc.rerank.features import (
     FEATURES,
     TEXT_DERIVED,
     VERIFY,
+    VERIFY_FRAMES,
     ClipSignals,
     all_features,
     candidate_pool,
@@ -84,6 +90,14 @@ def test_feature_rows_mark_missing_evidence_and_episode_markers():
     assert h["ver_present"].tolist() == [1, 0, 1] and math.isnan(h["ver_fit_trimmed"][1])
     assert h["ver_fit_trimmed"][0] == pytest.approx(0.95) and h["ver_scale"][2] == pytest.approx(0.32)
     assert h["ver_margin"][0] == pytest.approx(0.4) and h["ver_margin"][2] == pytest.approx(-0.4)
+    # the frames each verification compared: only with `frames`, after the verification columns
+    signals.verification["c"] = replace(signals.verification["c"], frames=2)
+    names = all_features(("hist",), verify=True, frames=True)
+    assert names[-len(VERIFY_FRAMES) - len(VERIFY):-len(VERIFY_FRAMES)] == VERIFY and names[-len(VERIFY_FRAMES):] == VERIFY_FRAMES
+    rows = feature_rows(signals, ["a", "b", "c"], programs, ("hist",), verify=True, frames=True)
+    d = {name: rows[:, j] for j, name in enumerate(names)}
+    assert d["ver_frames"][0] == 8 and math.isnan(d["ver_frames"][1]) and d["ver_frames"][2] == 2
+    assert np.array_equal(rows[:, :-1], feature_rows(signals, ["a", "b", "c"], programs, ("hist",), verify=True), equal_nan=True)
     signals.verified_for_text = ["c"]  # verified only because the text ranked it first: the visual-only model never sees it
     assert set(without_text(signals).verification) == {"a"} and set(signals.verification) == {"a", "c"}
 
@@ -109,6 +123,23 @@ def test_calibration_figures_by_hand():
     assert not chosen["reached_target"] and chosen["recall"] == 1.0  # the best F1: everything below 0.3+
 
 
+def test_centred_isotonic_keeps_the_order_isotonic_regression_ties():
+    from sklearn.isotonic import IsotonicRegression
+
+    x = np.array([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9])
+    y = np.array([0, 0, 0, 1, 0, 1, 1, 1])
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y)
+    assert iso.predict([0.4, 0.6]).tolist() == [0.5, 0.5]  # one plateau: a threshold cannot separate them
+    cir = CenteredIsotonic().fit(x, y)  # plateaus 0 (centre 0.2), 0.5 (centre 0.5), 1 (centre 0.8)
+    assert cir.levels_.tolist() == [0.0, 0.5, 1.0] and cir.centres_ == pytest.approx([0.2, 0.5, 0.8])
+    assert cir.predict([0.4, 0.5, 0.6]) == pytest.approx([1 / 3, 0.5, 2 / 3])
+    assert cir.predict([0.0, 0.15, 0.85, 1.0]).tolist() == [0.0, 0.0, 1.0, 1.0]  # flat beyond the end centres
+    grid = np.linspace(0.2, 0.8, 61)
+    assert (np.diff(cir.predict(grid)) > 0).all()  # strictly increasing between them
+    # as calibrated as isotonic on its own data: the mean prediction per plateau is the plateau's rate
+    assert cir.predict(x[:3]).mean() == pytest.approx(y[:3].mean(), abs=0.12)
+
+
 def test_top_confidence_picks_each_clips_best_candidate():
     p = np.array([0.2, 0.7, 0.5, 0.1])
     group = np.array([0, 0, 2, 2])
@@ -122,7 +153,7 @@ def trained(tiny_index, tiny_universe, tmp_path_factory):
     """A re-ranker fitted on the tiny universe's test clips (a behaviour test, not a measurement)."""
     out = tmp_path_factory.mktemp("reranker") / "model"
     report = train_reranker(tiny_index, tiny_universe / "clips" / "test.jsonl", out,
-                            RerankSettings(folds=3, depth=10, aux_visual=AUTO, verify=True))
+                            RerankSettings(folds=3, depth=10, aux_visual=AUTO, verify=True, verify_frames=True))
     return out, report
 
 
@@ -134,9 +165,11 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     # the tiny index has no category model, and three hand-made visual baselines the re-ranker reads too (auto)
     hand_made = ("color_histogram", "luma_thumbnail", "relative_histogram")
     assert model.settings.aux_visual == hand_made
-    assert model.features == [f for f in all_features(hand_made, verify=True)
-                              if not f.startswith("cat_")] and model.features[-len(VERIFY):] == VERIFY
-    assert config["settings"]["verify"] is True
+    assert model.features == [f for f in all_features(hand_made, verify=True, frames=True)
+                              if not f.startswith("cat_")] and model.features[-len(VERIFY_FRAMES):] == VERIFY_FRAMES
+    assert config["settings"]["verify"] is True and config["settings"]["verify_frames"] is True
+    # its calibration keeps the classifier's order: confidences are not tied in plateaus
+    assert isinstance(model.calibrator, CenteredIsotonic)
     # the verification settings it was trained with are saved with it, and a lookup through it verifies that way
     assert VerifySettings(**config["settings"]["verify_settings"]) == VerifySettings()
     assert VerifySettings.from_config(model.settings.verify_settings) == VerifySettings()
@@ -149,6 +182,9 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     without = load_reranker(out / "ablations" / "no_verify")  # listed only when on: older re-rankers keep checksums
     assert not without.settings.verify and not set(without.features) & set(VERIFY)
     assert not {"verify", "verify_settings"} & set(json.loads((out / "ablations" / "no_verify" / "config.json").read_text())["settings"])
+    no_frames = load_reranker(out / "ablations" / "no_verify_frames")  # reads what stop 16's re-rankers read
+    assert no_frames.features == [f for f in model.features if f not in VERIFY_FRAMES]
+    assert "verify_frames" not in json.loads((out / "ablations" / "no_verify_frames" / "config.json").read_text())["settings"]
     assert load_reranker(out / "ablations" / "no_aux_visual").settings.aux_visual == ()
     assert "use_text" not in config["settings"]  # listed only when off: older re-rankers keep their checksums
     visual_only = load_reranker(out / "ablations" / "no_text")
