@@ -155,7 +155,7 @@ def reranker(
 
     aux = AUTO if aux_visual == "auto" else tuple(x for x in aux_visual.split(",") if x and x != "none")
     s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux,
-                       verify=verify, verify_frames=verify and verify_frames)
+                       verify=verify, verify_frames=verify_frames)
     report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"),
                             catalog_root=settings().catalog_root)
     typer.echo(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=2, ensure_ascii=False))

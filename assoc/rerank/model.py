@@ -53,7 +53,7 @@ class RerankSettings:
     # re-ranker saved before they were recorded (assoc.verify.LEGACY)
     verify_settings: dict | None = None
     # reads how many clip frames each verification compared too (features.VERIFY_FRAMES); off on a re-ranker saved
-    # before it existed
+    # before it existed, and whenever `verify` is off
     verify_frames: bool = False
     target_precision: float = 0.95  # of the no-match decision, on val
     folds: int = 5
@@ -61,6 +61,7 @@ class RerankSettings:
 
     def __post_init__(self):
         self.aux_visual = tuple(self.aux_visual)
+        self.verify_frames = self.verify_frames and self.verify
         if self.kind not in KINDS:
             raise InputError(f"unknown re-ranker kind '{self.kind}'; known: {', '.join(KINDS)}")
 

@@ -71,7 +71,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         models["no_aux_visual"] = replace(models["model"], aux_visual=())
     models["no_text"] = replace(models["model"], use_text=False)  # the visual path alone, every visual signal fused
     if settings.verify:
-        models["no_verify"] = replace(models["model"], verify=False, verify_frames=False)
+        models["no_verify"] = replace(models["model"], verify=False)
     if settings.verify and settings.verify_frames:
         models["no_verify_frames"] = replace(models["model"], verify_frames=False)
     out = Path(out)

@@ -181,7 +181,7 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     assert VerifySettings.from_config(load_reranker(tmp_path / "legacy").settings.verify_settings) == LEGACY
     without = load_reranker(out / "ablations" / "no_verify")  # listed only when on: older re-rankers keep checksums
     assert not without.settings.verify and not set(without.features) & set(VERIFY)
-    assert not {"verify", "verify_settings"} & set(json.loads((out / "ablations" / "no_verify" / "config.json").read_text())["settings"])
+    assert not {"verify", "verify_settings", "verify_frames"} & set(json.loads((out / "ablations" / "no_verify" / "config.json").read_text())["settings"])
     no_frames = load_reranker(out / "ablations" / "no_verify_frames")  # reads what stop 16's re-rankers read
     assert no_frames.features == [f for f in model.features if f not in VERIFY_FRAMES]
     assert "verify_frames" not in json.loads((out / "ablations" / "no_verify_frames" / "config.json").read_text())["settings"]
