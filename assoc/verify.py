@@ -27,7 +27,7 @@ from typing import Callable, Iterable
 import cv2
 import numpy as np
 
-from assoc.encoders.canonical import canonical_view, is_portrait
+from assoc.encoders.canonical import canonical_view, is_portrait, trim_black_borders
 from assoc.errors import MediaError
 from assoc.media import frame_size
 
@@ -59,9 +59,24 @@ class VerifySettings:
     # clip frames' borders are trimmed where this percentile of a row's or column's luminance is black (a logo or
     # subtitle laid over a letterbox or pillarbox bar kept the bar when its mean decided); None: the mean
     border_quantile: float | None = 80.0
+    # a portrait clip is also compared as its whole (border-trimmed) frame, at its own 9:16 aspect, at these
+    # fractions of the episode's height: a vertical reframe that fills its frame shows a full-height strip about a
+    # third of the source's width (times a crop's zoom). Its landscape band alone (what the clip templates keep)
+    # is a 20 x 11 pixel window at 64 px, which chance matches in most episodes. Band scales below
+    # `landscape_min_scale` are then not tried for a portrait clip either; None: the band only, every scale
+    portrait_heights: tuple[float, ...] | None = (1.0, 0.9, 0.8, 0.7)
+    # a portrait clip is compared with its episodes at this width instead of `width`; None: `width`
+    portrait_width: int | None = None
+    # the fit found is checked again at this episode width on the pictures' detail (each image less its Gaussian
+    # blur of `detail_sigma` pixels), at the same transform and source times: a chance fit is two pictures of
+    # the same coarse layout (a horizon at one height), which their detail does not share; None: not checked
+    detail_width: int | None = 128
+    detail_sigma: float = 2.0
 
     def __post_init__(self):
         self.scales = tuple(self.scales)
+        if self.portrait_heights is not None:
+            self.portrait_heights = tuple(self.portrait_heights)
         if self.speed_range is not None:
             self.speed_range = tuple(self.speed_range)
 
@@ -74,7 +89,8 @@ class VerifySettings:
 
 # settings added after stop 15, at the values that reproduce what verification did before them (a re-ranker trained
 # then saved every other setting)
-ADDED = {"landscape_min_scale": None, "border_quantile": None}
+ADDED = {"landscape_min_scale": None, "border_quantile": None, "portrait_heights": None, "portrait_width": None,
+         "detail_width": None}
 # what verification did before its settings were saved with the re-ranker (stop 14's re-rankers read these)
 LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None,
                         scales=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32), **ADDED)
@@ -92,6 +108,9 @@ class Verification:
     scale: float
     flipped: bool
     offset: float  # mean correction (seconds) of the predicted source time at the common transform
+    # the NCC of the pictures' detail at that transform and those times (VerifySettings.detail_width), over the
+    # best three quarters of the frames; None: not checked
+    detail: float | None = None
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
@@ -106,6 +125,17 @@ def clip_templates(frames: np.ndarray, width: int = 2 * WIDTH, aspect: float = 9
     how borders are told (assoc.encoders.canonical.trim_black_borders)."""
     size = (width, max(4, int(round(width * aspect))))
     return [cv2.resize(luma(canonical_view(f, border_quantile)), size, interpolation=cv2.INTER_AREA) for f in frames]
+
+
+def portrait_templates(frames: np.ndarray, height: int = 2 * WIDTH * 9 // 16,
+                       border_quantile: float | None = None) -> list[np.ndarray]:
+    """Each (portrait) clip frame whole, borders trimmed, as luminance `height` high, all at one aspect (the
+    frames' median after trimming: a transform is fitted to all of them at once, so they must share a size)."""
+    trimmed = [luma(trim_black_borders(f, quantile=border_quantile)) for f in frames]
+    if not trimmed:
+        return []
+    width = max(4, int(round(height * float(np.median([g.shape[1] / g.shape[0] for g in trimmed])))))
+    return [cv2.resize(g, (width, height), interpolation=cv2.INTER_AREA) for g in trimmed]
 
 
 def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> tuple[np.ndarray, float, int]:
@@ -130,6 +160,26 @@ def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> t
     except Exception as e:  # decord's own errors
         raise MediaError(key, f"cannot decode video for verification: {str(e).splitlines()[0][:200]}") from e
     return np.stack([luma(f) for f in frames]), fps, first
+
+
+def read_frames(path: str | Path, times: list[float], width: int) -> np.ndarray:
+    """Luminance frames of a video nearest each of `times` (source seconds), `width` wide."""
+    import decord
+
+    key = str(path)
+    if not Path(key).is_file():
+        raise MediaError(key, "episode video not found (verification reads the catalog's videos)")
+    w0, h0 = frame_size(Path(key))
+    h = max(2, int(round(width * h0 / w0 / 2)) * 2)
+    try:
+        vr = decord.VideoReader(key, num_threads=1, width=width, height=h)
+        fps = float(vr.get_avg_fps()) or 25.0
+        idx = [int(np.clip(round(t * fps), 0, len(vr) - 1)) for t in times]
+        got = vr.get_batch(sorted(set(idx))).asnumpy()
+    except Exception as e:  # decord's own errors
+        raise MediaError(key, f"cannot decode video for verification: {str(e).splitlines()[0][:200]}") from e
+    at = {j: k for k, j in enumerate(sorted(set(idx)))}
+    return np.stack([luma(got[at[j]]) for j in idx])
 
 
 class EpisodeWindows:
@@ -173,11 +223,14 @@ def _selected(times: np.ndarray, clip_start: float, clip_end: float | None, n: i
 
 def verify_segment(templates: list[np.ndarray], times: np.ndarray, episode_id: str, read: Callable,
                    start: float, clip_start: float, speed: float, settings: VerifySettings,
-                   clip_end: float | None = None) -> Verification | None:
+                   clip_end: float | None = None, whole: list[np.ndarray] | None = None,
+                   detail: "DetailCheck | None" = None) -> Verification | None:
     """Fit one transform for all clip frames against the episode frames the alignment predicts.
 
     `read(t0, t1)` returns (luma frames, fps, index of the first) of the episode between t0 and t1 seconds.
-    None when no clip frame could be compared (no frame in the segment, or only flat ones)."""
+    `whole`: a portrait clip's whole frames (portrait_templates), also tried at `settings.portrait_heights`
+    of the episode's height. None when no clip frame could be compared (no frame in the segment, or only flat
+    ones). `detail`: checks the fit found on the pictures' detail (Verification.detail)."""
     sel = _selected(times, clip_start, clip_end, settings.frames)
     if not sel:
         return None
@@ -186,19 +239,16 @@ def verify_segment(templates: list[np.ndarray], times: np.ndarray, episode_id: s
     n_ep, eh, ew = episode.shape
     offsets = np.arange(-settings.slack, settings.slack + 1e-6, settings.step)
     as_float: dict[int, np.ndarray] = {}
-    sums: dict[tuple[float, bool], np.ndarray] = {}
-    maps: dict[tuple[float, bool], list[np.ndarray]] = {}
-    shifts: dict[tuple[float, bool], list[np.ndarray]] = {}
+    sums: dict[tuple[str, float, bool], np.ndarray] = {}  # (template kind, width fraction, mirrored)
+    maps: dict[tuple[str, float, bool], list[np.ndarray]] = {}
+    shifts: dict[tuple[str, float, bool], list[np.ndarray]] = {}
     per_frame_best = []
+    frames_used: list[int] = []
+    sizes: dict[tuple[str, float, bool], tuple[int, int]] = {}
     for i in sel:
-        tpl = templates[i]
         idx = sorted({int(np.clip(round((src[i] + o) * fps) - first, 0, n_ep - 1)) for o in offsets})
         found = {}
-        for s in settings.scales:
-            tw = max(4, int(round(ew * s)))
-            th = max(4, int(round(tw * tpl.shape[0] / tpl.shape[1])))
-            if th > eh or tw > ew:
-                continue
+        for kind, s, tpl, tw, th in _template_sizes(templates[i], whole[i] if whole else None, ew, eh, settings):
             small = cv2.resize(tpl, (tw, th), interpolation=cv2.INTER_AREA)
             if small.std() < 2.0:  # a flat frame (a title card, black) says nothing
                 continue
@@ -214,10 +264,12 @@ def verify_segment(templates: list[np.ndarray], times: np.ndarray, episode_id: s
                     else:
                         better = m > best
                         best, arg = np.where(better, m, best), np.where(better, j, arg)
-                found[(s, flip)] = (best, (arg + first) / fps - src[i])
+                found[(kind, s, flip)] = (best, (arg + first) / fps - src[i])
+                sizes[(kind, s, flip)] = (tw, th)
         if not found:
             continue
         per_frame_best.append(max(float(m.max()) for m, _ in found.values()))
+        frames_used.append(i)
         for key, (m, shift) in found.items():
             sums[key] = sums[key] + m if key in sums else m.copy()
             maps.setdefault(key, []).append(m)
@@ -229,10 +281,87 @@ def verify_segment(templates: list[np.ndarray], times: np.ndarray, episode_id: s
     key = max(keys, key=lambda k: float(sums[k].max()))
     pos = np.unravel_index(int(np.argmax(sums[key])), sums[key].shape)
     at = np.sort([m[pos] for m in maps[key]])[::-1]
+    checked = None
+    if detail is not None:
+        times_at = [src[i] + float(sh[pos]) for i, sh in zip(frames_used, shifts[key])]
+        checked = detail(key[0], frames_used, times_at, pos, sizes[key], key[2], ew)
     return Verification(episode_id=episode_id, fit=float(sums[key][pos]) / used,
-                        fit_trimmed=float(at[: max(1, int(np.ceil(0.75 * used)))].mean()),
-                        free_fit=float(np.mean(per_frame_best)), frames=used, scale=key[0], flipped=key[1],
-                        offset=float(np.mean([s[pos] for s in shifts[key]])))
+                        fit_trimmed=_trimmed(at), free_fit=float(np.mean(per_frame_best)), frames=used, scale=key[1],
+                        flipped=key[2], offset=float(np.mean([s[pos] for s in shifts[key]])), detail=checked)
+
+
+def _trimmed(values) -> float:
+    """The mean of the best three quarters (at least one) of `values`."""
+    at = np.sort(np.asarray(values, dtype=np.float64))[::-1]
+    return float(at[: max(1, int(np.ceil(0.75 * len(at))))].mean())
+
+
+def high_pass(image: np.ndarray, sigma: float) -> np.ndarray:
+    """The image's detail: itself less its Gaussian blur."""
+    g = image.astype(np.float32)
+    return g - cv2.GaussianBlur(g, (0, 0), sigma)
+
+
+class DetailCheck:
+    """Verification.detail for one clip: its templates and each episode's frames at `settings.detail_width`.
+
+    Called with the fit's template kind, the clip frames it used, the source time of each at the fit, the
+    position and (width, height) of the fit at the verification width `ew`, and whether it was mirrored; it
+    compares each clip frame's detail with its episode frame's in a window of `MARGIN` pixels around the
+    position scaled to the detail width (the rounding of the coarser search), and returns the trimmed mean."""
+
+    MARGIN = 2
+
+    def __init__(self, frames: np.ndarray, portrait: bool, settings: VerifySettings):
+        self.settings = settings
+        w = settings.detail_width
+        self.band = clip_templates(frames, 2 * w, border_quantile=settings.border_quantile)
+        self.whole = portrait_templates(frames, 2 * w * 9 // 16, settings.border_quantile) if portrait else None
+        self.path: Path | None = None
+
+    def at(self, path: Path) -> "DetailCheck":
+        self.path = path
+        return self
+
+    def __call__(self, kind: str, used: list[int], times: list[float], pos: tuple[int, int], size: tuple[int, int],
+                 flipped: bool, ew: int) -> float | None:
+        st, m = self.settings, self.MARGIN
+        frames = read_frames(self.path, times, st.detail_width)
+        n, h, w = frames.shape
+        r = w / ew
+        tw, th = max(4, int(round(size[0] * r))), max(4, int(round(size[1] * r)))
+        y0, x0 = int(round(pos[0] * r)), int(round(pos[1] * r))
+        ya, xa = max(0, y0 - m), max(0, x0 - m)
+        yb, xb = min(h, y0 + th + m), min(w, x0 + tw + m)
+        if yb - ya < th or xb - xa < tw:
+            return None
+        fits = []
+        for k, i in enumerate(used):
+            tpl = (self.whole if kind == "whole" else self.band)[i]
+            small = cv2.resize(tpl, (tw, th), interpolation=cv2.INTER_AREA)
+            small = high_pass(np.ascontiguousarray(small[:, ::-1] if flipped else small), st.detail_sigma)
+            patch = high_pass(frames[k], st.detail_sigma)[ya:yb, xa:xb]
+            if small.std() < 1e-3 or patch.std() < 1e-3:
+                continue
+            fits.append(float(cv2.matchTemplate(np.ascontiguousarray(patch), small, cv2.TM_CCOEFF_NORMED).max()))
+        return _trimmed(fits) if fits else None
+
+
+def _template_sizes(band: np.ndarray, whole: np.ndarray | None, ew: int, eh: int, settings: VerifySettings):
+    """(kind, scale, template, width, height) to compare: the canonical band at each of `settings.scales` of the
+    episode's width, then a portrait clip's whole frame at each of `settings.portrait_heights` of its height (its
+    scale: the fraction of the episode's width it covers); sizes that do not fit inside the episode frame are left
+    out."""
+    sizes = []
+    for s in settings.scales:
+        tw = max(4, int(round(ew * s)))
+        sizes.append(("band", s, band, tw, max(4, int(round(tw * band.shape[0] / band.shape[1])))))
+    if whole is not None:
+        for f in settings.portrait_heights or ():
+            th = max(4, int(round(eh * f)))
+            tw = max(4, int(round(th * whole.shape[1] / whole.shape[0])))
+            sizes.append(("whole", tw / ew, whole, tw, th))
+    return [x for x in sizes if x[3] <= ew and x[4] <= eh]
 
 
 class Verifier:
@@ -266,10 +395,17 @@ class Verifier:
         problems: list[str] = []
         chosen = self.chosen(lists, also)
         st = self.settings
+        portrait = bool(len(frames)) and is_portrait(frames[0])
+        if portrait and st.portrait_width:
+            st = replace(st, width=st.portrait_width)
         templates = clip_templates(frames, 2 * st.width, border_quantile=st.border_quantile) if chosen else []
-        if st.landscape_min_scale is not None and len(frames) and not is_portrait(frames[0]):
+        whole = None
+        if portrait and st.portrait_heights and chosen:
+            whole = portrait_templates(frames, 2 * st.width * 9 // 16, st.border_quantile)
+        if st.landscape_min_scale is not None and len(frames) and (not portrait or whole is not None):
             st = replace(st, scales=tuple(s for s in st.scales if s >= st.landscape_min_scale))
         windows = EpisodeWindows(st.width)
+        check = DetailCheck(frames, portrait, st) if st.detail_width and chosen else None
         for pid, cands in chosen:
             for seg in _alignments(cands, st):
                 path = self.episode_path(seg[0])
@@ -278,7 +414,8 @@ class Verifier:
                     continue
                 try:
                     v = verify_segment(templates, times, seg[0], lambda a, b, p=path: windows(p, a, b),
-                                       seg[1], seg[2], seg[3], st, seg[4])
+                                       seg[1], seg[2], seg[3], st, seg[4], whole,
+                                       check.at(path) if check else None)
                 except MediaError as e:
                     problems.append(f"verify: {e}")
                     continue

@@ -146,6 +146,8 @@ def reranker(
                                            "episodes (decodes the catalog's videos; ablation no_verify)"),
     verify_frames: bool = typer.Option(True, help="with --verify: read how many clip frames each verification "
                                                   "compared too (a fit of one or two frames is weak evidence)"),
+    verify_detail: bool = typer.Option(True, help="with --verify: check each fit on the pictures' detail too (a chance "
+                                                  "fit shares only the coarse layout; decodes episodes at 128 px)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""
@@ -155,7 +157,7 @@ def reranker(
 
     aux = AUTO if aux_visual == "auto" else tuple(x for x in aux_visual.split(",") if x and x != "none")
     s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux,
-                       verify=verify, verify_frames=verify_frames)
+                       verify=verify, verify_frames=verify_frames, verify_detail=verify_detail)
     report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"),
                             catalog_root=settings().catalog_root)
     typer.echo(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=2, ensure_ascii=False))

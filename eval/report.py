@@ -70,7 +70,11 @@ def write_report(out_dir: str | Path, report: dict) -> None:
                      "without the auxiliary visual signals; fused_no_text: without the clip's title and description "
                      "(every visual signal and the category prior: the visual path alone)"
                      + ("; fused_no_verify: without the verification against the episodes" if "fused_no_verify" in runs
-                        else ""))
+                        else "")
+                     + ("; fused_no_verify_frames: without the number of frames each verification compared"
+                        if "fused_no_verify_frames" in runs else "")
+                     + ("; fused_no_verify_detail: without the fits checked on the pictures' detail"
+                        if "fused_no_verify_detail" in runs else ""))
     for note in report.get("notes", []):
         parts.append(f"- {note}")
     if "category" in report:

@@ -30,6 +30,9 @@ VERIFY = ["ver_present", "ver_fit", "ver_fit_trimmed", "ver_free_fit", "ver_scal
 # the bench's 524 val and test open-set clips fitted a catalog program at >= 0.85, 20 of them with 1-3 frames);
 # read by re-rankers trained since stop 17 (RerankSettings.verify_frames)
 VERIFY_FRAMES = ["ver_frames"]
+# the fit checked on the pictures' detail (assoc.verify.DetailCheck): a chance fit is two pictures of one coarse
+# layout, whose detail does not agree; read by re-rankers trained since stop 18 (RerankSettings.verify_detail)
+VERIFY_DETAIL = ["ver_detail"]
 NAN = float("nan")
 
 
@@ -38,9 +41,10 @@ def aux_features(name: str) -> list[str]:
     return [f"{name}_{f}" for f in AUX]
 
 
-def all_features(aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False) -> list[str]:
+def all_features(aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False,
+                 detail: bool = False) -> list[str]:
     return (FEATURES + [f for name in aux for f in aux_features(name)] + (VERIFY if verify else [])
-            + (VERIFY_FRAMES if verify and frames else []))
+            + (VERIFY_FRAMES if verify and frames else []) + (VERIFY_DETAIL if verify and detail else []))
 
 
 @dataclass
@@ -95,14 +99,16 @@ def _episode_marker(parsed: ParsedTitle, program: Program | None) -> float:
 
 
 def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Program],
-                 aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False) -> np.ndarray:
-    """len(pids) x len(all_features(aux, verify, frames)) float32 rows, NaN where a signal has no evidence for a program."""
+                 aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False,
+                 detail: bool = False) -> np.ndarray:
+    """len(pids) x len(all_features(aux, verify, frames, detail)) float32 rows, NaN where a signal has no evidence
+    for a program."""
     vis, vis_scores = _ranked(signals.visual or [])
     txt, txt_scores = _ranked(signals.text or [])
     top_bm25 = max((c.bm25 or 0.0 for c in signals.text or []), default=0.0)
     rrf = rrf_scores(signals)
     predicted = signals.category.prediction().levels if signals.category is not None else None
-    names = all_features(aux, verify, frames)
+    names = all_features(aux, verify, frames, detail)
     fits = sorted((v.fit_trimmed for v in signals.verification.values()), reverse=True) + [NAN, NAN]
     rows = np.full((len(pids), len(names)), np.nan, np.float32)
     col = {name: j for j, name in enumerate(names)}
@@ -152,6 +158,8 @@ def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Prog
                          ver_margin=v.fit_trimmed - other)
                 if frames:
                     f["ver_frames"] = v.frames
+                if detail and v.detail is not None:
+                    f["ver_detail"] = v.detail
         for name, value in f.items():
             row[col[name]] = value
     return rows

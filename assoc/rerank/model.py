@@ -55,6 +55,9 @@ class RerankSettings:
     # reads how many clip frames each verification compared too (features.VERIFY_FRAMES); off on a re-ranker saved
     # before it existed, and whenever `verify` is off
     verify_frames: bool = False
+    # reads each verification's fit on the pictures' detail too (features.VERIFY_DETAIL); likewise off on a
+    # re-ranker saved before it existed, and whenever `verify` is off
+    verify_detail: bool = False
     target_precision: float = 0.95  # of the no-match decision, on val
     folds: int = 5
     seed: int = 0
@@ -62,6 +65,7 @@ class RerankSettings:
     def __post_init__(self):
         self.aux_visual = tuple(self.aux_visual)
         self.verify_frames = self.verify_frames and self.verify
+        self.verify_detail = self.verify_detail and self.verify
         if self.kind not in KINDS:
             raise InputError(f"unknown re-ranker kind '{self.kind}'; known: {', '.join(KINDS)}")
 
@@ -92,7 +96,7 @@ def _classifier(s: RerankSettings):
 
 def feature_columns(settings: RerankSettings) -> tuple[list[str], list[int]]:
     """The features a model with these settings reads, and their columns in `feature_rows(..., aux)`."""
-    names = all_features(settings.aux_visual, settings.verify, settings.verify_frames)
+    names = all_features(settings.aux_visual, settings.verify, settings.verify_frames, settings.verify_detail)
     used = [f for f in names if (settings.use_category or f not in CATEGORY)
             and (settings.use_text or f not in TEXT_DERIVED)]
     return used, [names.index(f) for f in used]
@@ -108,14 +112,15 @@ class TrainingSet:
 
 
 def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: dict[str, Program],
-                 depth: int, aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False) -> TrainingSet:
+                 depth: int, aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False,
+                 detail: bool = False) -> TrainingSet:
     X, y, group, is_open, pools = [], [], [], [], []
     for i, (signals, truth) in enumerate(examples):
         pool = candidate_pool(signals, depth, aux)
         pools.append(pool)
         is_open.append(truth is None)
         if pool:
-            X.append(feature_rows(signals, pool, programs, aux, verify, frames))
+            X.append(feature_rows(signals, pool, programs, aux, verify, frames, detail))
             y.extend(int(p == truth) for p in pool)
             group.extend([i] * len(pool))
     if not X:
@@ -157,7 +162,8 @@ class Reranker:
         if not self.settings.use_text:
             signals = without_text(signals)
         pool = candidate_pool(signals, self.settings.depth, aux)
-        p = self.probabilities(feature_rows(signals, pool, programs, aux, self.settings.verify, self.settings.verify_frames))
+        s = self.settings
+        p = self.probabilities(feature_rows(signals, pool, programs, aux, s.verify, s.verify_frames, s.verify_detail))
         return sorted(zip(pool, p.tolist()), key=lambda kv: (-kv[1], kv[0]))
 
     def aux_candidates(self, signals: ClipSignals) -> dict:
@@ -175,6 +181,8 @@ class Reranker:
             del settings["verify"]
         if not settings["verify_frames"]:  # likewise
             del settings["verify_frames"]
+        if not settings["verify_detail"]:  # likewise
+            del settings["verify_detail"]
         return {"kind": "reranker", "format_version": 1, "settings": settings, "features": self.features,
                 "threshold": self.threshold, "info": self.info}
 

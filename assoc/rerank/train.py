@@ -5,7 +5,8 @@ can report their effect side by side: without the category-prior features (`no_c
 without the auxiliary visual signal (`no_aux_visual`: the MoCo encoder's candidates only), and without
 the clip's title and description (`no_text`: every visual signal and the category prior, fused: the
 visual path's best figure), and, when the model reads the verification against the episodes, without
-it (`no_verify`), and, when it reads how many frames each verification compared, without that (`no_verify_frames`).
+it (`no_verify`), and, when it reads how many frames each verification compared, without that (`no_verify_frames`),
+and, when it reads the fits checked on the pictures' detail, without those (`no_verify_detail`).
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     from assoc.lookup import Associator, LookupSettings
     from assoc.verify import VerifySettings
 
-    settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True)  # as `assoc train reranker` does
+    # as `assoc train reranker` does
+    settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True, verify_detail=True)
     if settings.verify and settings.verify_settings is None:  # saved with the model: lookups verify the same way
-        settings = replace(settings, verify_settings=asdict(VerifySettings()))
+        # the detail check costs a decode of the episodes at its width: only for a model that reads it
+        verify_settings = VerifySettings() if settings.verify_detail else VerifySettings(detail_width=None)
+        settings = replace(settings, verify_settings=asdict(verify_settings))
     assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
                             scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,
                             verify=VerifySettings.from_config(settings.verify_settings) if settings.verify else False)
@@ -74,17 +78,19 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         models["no_verify"] = replace(models["model"], verify=False)
     if settings.verify and settings.verify_frames:
         models["no_verify_frames"] = replace(models["model"], verify_frames=False)
+    if settings.verify and settings.verify_detail:
+        models["no_verify_detail"] = replace(models["model"], verify_detail=False)
     out = Path(out)
     report = {"queries": str(queries_path), "failures": failures, "models": {}}
     sets: dict = {}
     for name, s in models.items():
-        key = (s.aux_visual, s.use_text)
-        if key not in sets:  # the pool depends on the signals that feed it
+        key = (s.aux_visual, s.use_text, s.verify_frames, s.verify_detail)
+        if key not in sets:  # the pool depends on the signals that feed it, the columns on what the model reads
             used = examples if s.use_text else [(without_text(sig), truth) for sig, truth in examples]
-            # built with the verification columns when the model reads them (they come last: an ablation
-            # without them reads the same leading columns)
+            # built with the verification columns when the model reads them (they come last: the no_verify
+            # ablation reads the same leading columns)
             sets[key] = training_set(used, assoc.index.programs, s.depth, s.aux_visual, settings.verify,
-                                     settings.verify_frames)
+                                     s.verify_frames, s.verify_detail)
         model = fit_reranker(sets[key], s)
         model.info.update(index=identity, queries=str(queries_path), failures=len(failures))
         model.save(out if name == "model" else out / ABLATIONS_DIR / name)

@@ -25,6 +25,7 @@ from assoc.rerank.features import (
     FEATURES,
     TEXT_DERIVED,
     VERIFY,
+    VERIFY_DETAIL,
     VERIFY_FRAMES,
     ClipSignals,
     all_features,
@@ -98,6 +99,14 @@ def test_feature_rows_mark_missing_evidence_and_episode_markers():
     d = {name: rows[:, j] for j, name in enumerate(names)}
     assert d["ver_frames"][0] == 8 and math.isnan(d["ver_frames"][1]) and d["ver_frames"][2] == 2
     assert np.array_equal(rows[:, :-1], feature_rows(signals, ["a", "b", "c"], programs, ("hist",), verify=True), equal_nan=True)
+    # the fit checked on the pictures' detail: only with `detail`, last; NaN where it was not checked
+    signals.verification["a"] = replace(signals.verification["a"], detail=0.7)
+    names = all_features(("hist",), verify=True, frames=True, detail=True)
+    assert names[-len(VERIFY_DETAIL):] == VERIFY_DETAIL and names[:-len(VERIFY_DETAIL)] == all_features(("hist",), True, True)
+    rows = feature_rows(signals, ["a", "b", "c"], programs, ("hist",), verify=True, frames=True, detail=True)
+    assert rows[0, -1] == pytest.approx(0.7) and np.isnan(rows[1:, -1]).all()
+    no_frames = all_features(("hist",), verify=True, detail=True)
+    assert no_frames[-2:] == VERIFY[-1:] + VERIFY_DETAIL
     signals.verified_for_text = ["c"]  # verified only because the text ranked it first: the visual-only model never sees it
     assert set(without_text(signals).verification) == {"a"} and set(signals.verification) == {"a", "c"}
 
@@ -153,7 +162,8 @@ def trained(tiny_index, tiny_universe, tmp_path_factory):
     """A re-ranker fitted on the tiny universe's test clips (a behaviour test, not a measurement)."""
     out = tmp_path_factory.mktemp("reranker") / "model"
     report = train_reranker(tiny_index, tiny_universe / "clips" / "test.jsonl", out,
-                            RerankSettings(folds=3, depth=10, aux_visual=AUTO, verify=True, verify_frames=True))
+                            RerankSettings(folds=3, depth=10, aux_visual=AUTO, verify=True, verify_frames=True,
+                                           verify_detail=True))
     return out, report
 
 
@@ -165,9 +175,10 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     # the tiny index has no category model, and three hand-made visual baselines the re-ranker reads too (auto)
     hand_made = ("color_histogram", "luma_thumbnail", "relative_histogram")
     assert model.settings.aux_visual == hand_made
-    assert model.features == [f for f in all_features(hand_made, verify=True, frames=True)
-                              if not f.startswith("cat_")] and model.features[-len(VERIFY_FRAMES):] == VERIFY_FRAMES
+    assert model.features == [f for f in all_features(hand_made, verify=True, frames=True, detail=True)
+                              if not f.startswith("cat_")] and model.features[-2:] == VERIFY_FRAMES + VERIFY_DETAIL
     assert config["settings"]["verify"] is True and config["settings"]["verify_frames"] is True
+    assert config["settings"]["verify_detail"] is True
     # its calibration keeps the classifier's order: confidences are not tied in plateaus
     assert isinstance(model.calibrator, CenteredIsotonic)
     # the verification settings it was trained with are saved with it, and a lookup through it verifies that way
@@ -181,10 +192,14 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     assert VerifySettings.from_config(load_reranker(tmp_path / "legacy").settings.verify_settings) == LEGACY
     without = load_reranker(out / "ablations" / "no_verify")  # listed only when on: older re-rankers keep checksums
     assert not without.settings.verify and not set(without.features) & set(VERIFY)
-    assert not {"verify", "verify_settings", "verify_frames"} & set(json.loads((out / "ablations" / "no_verify" / "config.json").read_text())["settings"])
-    no_frames = load_reranker(out / "ablations" / "no_verify_frames")  # reads what stop 16's re-rankers read
+    assert not {"verify", "verify_settings", "verify_frames", "verify_detail"} & set(
+        json.loads((out / "ablations" / "no_verify" / "config.json").read_text())["settings"])
+    no_frames = load_reranker(out / "ablations" / "no_verify_frames")  # every verification feature but the frames
     assert no_frames.features == [f for f in model.features if f not in VERIFY_FRAMES]
     assert "verify_frames" not in json.loads((out / "ablations" / "no_verify_frames" / "config.json").read_text())["settings"]
+    no_detail = load_reranker(out / "ablations" / "no_verify_detail")  # reads what stop 17's re-rankers read
+    assert no_detail.features == [f for f in model.features if f not in VERIFY_DETAIL]
+    assert "verify_detail" not in json.loads((out / "ablations" / "no_verify_detail" / "config.json").read_text())["settings"]
     assert load_reranker(out / "ablations" / "no_aux_visual").settings.aux_visual == ()
     assert "use_text" not in config["settings"]  # listed only when off: older re-rankers keep their checksums
     visual_only = load_reranker(out / "ablations" / "no_text")

@@ -13,6 +13,7 @@ from assoc.media import sample_frames
 from assoc.verify import (
     ADDED,
     LEGACY,
+    WIDTH,
     EpisodeWindows,
     Verifier,
     VerifySettings,
@@ -126,25 +127,32 @@ def _vertical_fill(frame: np.ndarray) -> np.ndarray:
     return cv2.resize(frame[:, x0 : x0 + cw], (h, int(round(h * 16 / 9))))
 
 
-def test_small_scales_are_tried_for_a_portrait_clip_only(universe):
+def test_a_portrait_fill_is_fit_as_its_whole_frame_and_small_scales_are_for_portrait_clips_only(universe):
     videos, _, plain = universe
     episode = plain[0].episode_id
     source = sample_frames(videos[episode], fps=2.0, max_frames=12)  # the episode's own first seconds
     portrait = np.stack([_vertical_fill(f) for f in source.frames])
-    seg = Segment(episode, 0.0, float(source.times[-1]), 0.0, float(source.times[-1]), 1.0, len(source.times))
-    cand = VisualCandidate("p", 0.9, 10, 12, 0.9, episode, 0.0, float(source.times[-1]), segments=[seg])
 
-    def verify(frames, settings):
-        return Verifier(lambda e: videos.get(e), settings).verify(frames, source.times, [[cand]])[0]
+    def verify(frames, settings, ep=episode):
+        seg = Segment(ep, 0.0, float(source.times[-1]), 0.0, float(source.times[-1]), 1.0, len(source.times))
+        cand = VisualCandidate("p", 0.9, 10, 12, 0.9, ep, 0.0, float(source.times[-1]), segments=[seg])
+        return Verifier(lambda e: videos.get(e), settings).verify(frames, source.times, [[cand]])[0].get("p")
 
-    small_only = VerifySettings(scales=(0.4, 0.32))
-    got = verify(portrait, small_only)["p"]  # the centre third of the source, at one transform throughout
+    band_only = VerifySettings(scales=(0.4, 0.32), portrait_heights=None)
+    got = verify(portrait, band_only)  # its landscape band: the centre third of the source, one transform throughout
     assert got.scale == pytest.approx(0.32) and got.fit_trimmed > 0.8, got
-    assert got == verify(portrait, VerifySettings())["p"]  # among every scale, that one
-    # a landscape clip is never compared at those scales (chance fits of small templates), unless asked to
-    assert verify(source.frames, small_only) == {}
-    assert verify(source.frames, replace(small_only, landscape_min_scale=None))["p"].scale < 0.55
-    assert verify(source.frames, VerifySettings())["p"].scale >= 0.55
+    whole = verify(portrait, VerifySettings())  # its whole frame: a full-height strip of the source's width x 9/32
+    h = 2 * WIDTH * 9 // 16 // 2
+    assert whole.scale == pytest.approx(round(h * 9 / 16) / WIDTH) and whole.fit_trimmed > 0.9, whole
+    # against other programs' episodes at the same times, the whole frame finds less by chance than its band
+    others = [e for e in videos if not e.startswith(episode[:-3])][:6]
+    chance_band = [verify(portrait, band_only, e).fit_trimmed for e in others]
+    chance_whole = [verify(portrait, VerifySettings(), e).fit_trimmed for e in others]
+    assert np.mean(chance_whole) < np.mean(chance_band) - 0.05, (chance_whole, chance_band)
+    # a landscape clip is never compared at the small scales (chance fits of small templates), unless asked to
+    assert verify(source.frames, band_only) is None
+    assert verify(source.frames, replace(band_only, landscape_min_scale=None)).scale < 0.55
+    assert verify(source.frames, VerifySettings()).scale >= 0.55
 
 
 def test_templates_trim_a_bar_that_carries_a_logo(universe):
@@ -168,7 +176,27 @@ def test_settings_saved_before_a_setting_was_added_reproduce_the_verification_of
     for added in ADDED:
         saved.pop(added)  # a re-ranker of stop 15 saved everything but these
     then = VerifySettings.from_config(saved)
-    assert then.landscape_min_scale is None and then.border_quantile is None
+    assert then.landscape_min_scale is None and then.border_quantile is None and then.portrait_heights is None
     assert then.scales == VerifySettings().scales  # what it saved stays as saved
     assert VerifySettings.from_config(asdict(VerifySettings())) == VerifySettings()
     assert VerifySettings.from_config(None) == LEGACY and LEGACY.border_quantile is None
+
+
+def test_the_detail_check_tells_the_clips_own_episode_from_a_chance_fit_of_the_same_coarse_layout(universe):
+    videos, queries, plain = universe
+    own, chance = [], []
+    for clip in plain:
+        sampled = sample_frames(clip_video_path(queries, clip), fps=2.0, max_frames=16, short_side=144)
+        end = float(sampled.times[-1])
+        for ep, out in [(clip.episode_id, own)] + [(e, chance) for e in videos if e[:-3] != clip.episode_id[:-3]][:3]:
+            seg = Segment(ep, clip.start, clip.start + end, 0.0, end, 1.0, len(sampled.times))
+            cand = VisualCandidate("p", 0.9, 10, 16, 0.9, ep, clip.start, clip.start + end, segments=[seg])
+            v = Verifier(lambda e: videos.get(e), VerifySettings()).verify(sampled.frames, sampled.times, [[cand]])[0]
+            if "p" in v:
+                assert v["p"].detail is not None and -1.0 <= v["p"].detail <= 1.0
+                out.append(v["p"].detail)
+            off = Verifier(lambda e: videos.get(e), VerifySettings(detail_width=None))
+            assert all(x.detail is None for x in off.verify(sampled.frames, sampled.times, [[cand]])[0].values())
+    # another program's episode fits somewhere at some transform, but its detail does not agree with the clip's
+    assert len(own) == len(plain) and len(chance) >= len(plain)
+    assert np.median(own) > np.median(chance) + 0.2, (own, chance)
