@@ -32,6 +32,7 @@ from assoc.errors import MediaError
 from assoc.media import frame_size
 
 WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
+DETAIL_WIDTH = 128  # the width of the detail check, for a re-ranker that reads it (VerifySettings.detail_width)
 
 
 @dataclass
@@ -70,7 +71,8 @@ class VerifySettings:
     # the fit found is checked again at this episode width on the pictures' detail (each image less its Gaussian
     # blur of `detail_sigma` pixels), at the same transform and source times: a chance fit is two pictures of
     # the same coarse layout (a horizon at one height), which their detail does not share; None: not checked
-    detail_width: int | None = 128
+    # (a re-ranker trained with verify_detail saves DETAIL_WIDTH)
+    detail_width: int | None = None
     detail_sigma: float = 2.0
 
     def __post_init__(self):

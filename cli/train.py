@@ -146,8 +146,10 @@ def reranker(
                                            "episodes (decodes the catalog's videos; ablation no_verify)"),
     verify_frames: bool = typer.Option(True, help="with --verify: read how many clip frames each verification "
                                                   "compared too (a fit of one or two frames is weak evidence)"),
-    verify_detail: bool = typer.Option(True, help="with --verify: check each fit on the pictures' detail too (a chance "
-                                                  "fit shares only the coarse layout; decodes episodes at 128 px)"),
+    verify_detail: bool = typer.Option(False, help="with --verify: check each fit on the pictures' detail too (a chance "
+                                                   "fit shares only the coarse layout; decodes the episodes again at "
+                                                   "128 px: about +50 % verification time, no gain measured on the "
+                                                   "bench; docs/fusion.md)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""

@@ -37,13 +37,13 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     from dataclasses import asdict, replace
 
     from assoc.lookup import Associator, LookupSettings
-    from assoc.verify import VerifySettings
+    from assoc.verify import DETAIL_WIDTH, VerifySettings
 
     # as `assoc train reranker` does
-    settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True, verify_detail=True)
+    settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True)
     if settings.verify and settings.verify_settings is None:  # saved with the model: lookups verify the same way
         # the detail check costs a decode of the episodes at its width: only for a model that reads it
-        verify_settings = VerifySettings() if settings.verify_detail else VerifySettings(detail_width=None)
+        verify_settings = VerifySettings(detail_width=DETAIL_WIDTH if settings.verify_detail else None)
         settings = replace(settings, verify_settings=asdict(verify_settings))
     assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
                             scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,
@@ -79,7 +79,9 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     if settings.verify and settings.verify_frames:
         models["no_verify_frames"] = replace(models["model"], verify_frames=False)
     if settings.verify and settings.verify_detail:
-        models["no_verify_detail"] = replace(models["model"], verify_detail=False)
+        # verifying as a re-ranker trained without the check would (used as a model, it does not decode for it)
+        models["no_verify_detail"] = replace(models["model"], verify_detail=False,
+                                             verify_settings={**settings.verify_settings, "detail_width": None})
     out = Path(out)
     report = {"queries": str(queries_path), "failures": failures, "models": {}}
     sets: dict = {}

@@ -12,6 +12,7 @@ from assoc.errors import MediaError
 from assoc.media import sample_frames
 from assoc.verify import (
     ADDED,
+    DETAIL_WIDTH,
     LEGACY,
     WIDTH,
     EpisodeWindows,
@@ -191,11 +192,12 @@ def test_the_detail_check_tells_the_clips_own_episode_from_a_chance_fit_of_the_s
         for ep, out in [(clip.episode_id, own)] + [(e, chance) for e in videos if e[:-3] != clip.episode_id[:-3]][:3]:
             seg = Segment(ep, clip.start, clip.start + end, 0.0, end, 1.0, len(sampled.times))
             cand = VisualCandidate("p", 0.9, 10, 16, 0.9, ep, clip.start, clip.start + end, segments=[seg])
-            v = Verifier(lambda e: videos.get(e), VerifySettings()).verify(sampled.frames, sampled.times, [[cand]])[0]
+            check = VerifySettings(detail_width=DETAIL_WIDTH)
+            v = Verifier(lambda e: videos.get(e), check).verify(sampled.frames, sampled.times, [[cand]])[0]
             if "p" in v:
                 assert v["p"].detail is not None and -1.0 <= v["p"].detail <= 1.0
                 out.append(v["p"].detail)
-            off = Verifier(lambda e: videos.get(e), VerifySettings(detail_width=None))
+            off = Verifier(lambda e: videos.get(e), VerifySettings())  # not checked unless asked
             assert all(x.detail is None for x in off.verify(sampled.frames, sampled.times, [[cand]])[0].values())
     # another program's episode fits somewhere at some transform, but its detail does not agree with the clip's
     assert len(own) == len(plain) and len(chance) >= len(plain)
