@@ -145,6 +145,8 @@ def test_a_portrait_fill_is_fit_as_its_whole_frame_and_small_scales_are_for_port
     whole = verify(portrait, VerifySettings())  # its whole frame: a full-height strip of the source's width x 9/32
     h = 2 * WIDTH * 9 // 16 // 2
     assert whole.scale == pytest.approx(round(h * 9 / 16) / WIDTH) and whole.fit_trimmed > 0.9, whole
+    finer = verify(portrait, VerifySettings(portrait_width=2 * WIDTH))  # compared at twice the width: the same strip
+    assert finer.scale == pytest.approx(round(2 * h * 9 / 16) / (2 * WIDTH)) and finer.fit_trimmed > 0.9, finer
     # against other programs' episodes at the same times, the whole frame finds less by chance than its band
     others = [e for e in videos if not e.startswith(episode[:-3])][:6]
     chance_band = [verify(portrait, band_only, e).fit_trimmed for e in others]
