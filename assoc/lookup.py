@@ -141,7 +141,7 @@ def _verification_evidence(v) -> VerificationEvidence | None:
         return None
     return VerificationEvidence(episode_id=v.episode_id, fit=round(v.fit_trimmed, 4), frames=v.frames,
                                 scale=v.scale, flipped=v.flipped, offset=round(v.offset, 2),
-                                detail=_round(getattr(v, "detail", None)))
+                                detail=_round(v.detail))
 
 
 def _round(x: float | None, digits: int = 4) -> float | None:

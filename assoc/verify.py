@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -140,8 +141,10 @@ def portrait_templates(frames: np.ndarray, height: int = 2 * WIDTH * 9 // 16,
     return [cv2.resize(g, (width, height), interpolation=cv2.INTER_AREA) for g in trimmed]
 
 
-def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> tuple[np.ndarray, float, int]:
-    """Luminance frames of a video between source seconds t0 and t1, `width` wide: (frames, fps, first index)."""
+def _decode(path: str | Path, width: int,
+            indices: Callable[[int, float], list[int]]) -> tuple[np.ndarray, float, list[int]]:
+    """Luminance frames of a video, `width` wide, at the frame indices `indices(frame count, fps)` chooses (in its
+    order, repeats allowed): (frames, fps, those indices)."""
     import decord
 
     key = str(path)
@@ -155,33 +158,31 @@ def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> t
         if n == 0:
             raise MediaError(key, "no video frames")
         fps = float(vr.get_avg_fps()) or 25.0
-        first, last = _frame_range(t0, t1, fps, 0, n - 1)
-        frames = vr.get_batch(list(range(first, last + 1))).asnumpy()
+        wanted = indices(n, fps)
+        distinct = sorted(set(wanted))
+        got = vr.get_batch(distinct).asnumpy()
     except MediaError:
         raise
     except Exception as e:  # decord's own errors
         raise MediaError(key, f"cannot decode video for verification: {str(e).splitlines()[0][:200]}") from e
-    return np.stack([luma(f) for f in frames]), fps, first
+    at = {j: k for k, j in enumerate(distinct)}
+    return np.stack([luma(got[at[j]]) for j in wanted]), fps, wanted
+
+
+def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> tuple[np.ndarray, float, int]:
+    """Luminance frames of a video between source seconds t0 and t1, `width` wide: (frames, fps, first index)."""
+
+    def span(n: int, fps: float) -> list[int]:
+        first, last = _frame_range(t0, t1, fps, 0, n - 1)
+        return list(range(first, last + 1))
+
+    frames, fps, indices = _decode(path, width, span)
+    return frames, fps, indices[0]
 
 
 def read_frames(path: str | Path, times: list[float], width: int) -> np.ndarray:
     """Luminance frames of a video nearest each of `times` (source seconds), `width` wide."""
-    import decord
-
-    key = str(path)
-    if not Path(key).is_file():
-        raise MediaError(key, "episode video not found (verification reads the catalog's videos)")
-    w0, h0 = frame_size(Path(key))
-    h = max(2, int(round(width * h0 / w0 / 2)) * 2)
-    try:
-        vr = decord.VideoReader(key, num_threads=1, width=width, height=h)
-        fps = float(vr.get_avg_fps()) or 25.0
-        idx = [int(np.clip(round(t * fps), 0, len(vr) - 1)) for t in times]
-        got = vr.get_batch(sorted(set(idx))).asnumpy()
-    except Exception as e:  # decord's own errors
-        raise MediaError(key, f"cannot decode video for verification: {str(e).splitlines()[0][:200]}") from e
-    at = {j: k for k, j in enumerate(sorted(set(idx)))}
-    return np.stack([luma(got[at[j]]) for j in idx])
+    return _decode(path, width, lambda n, fps: [int(np.clip(round(t * fps), 0, n - 1)) for t in times])[0]
 
 
 class EpisodeWindows:
@@ -226,13 +227,14 @@ def _selected(times: np.ndarray, clip_start: float, clip_end: float | None, n: i
 def verify_segment(templates: list[np.ndarray], times: np.ndarray, episode_id: str, read: Callable,
                    start: float, clip_start: float, speed: float, settings: VerifySettings,
                    clip_end: float | None = None, whole: list[np.ndarray] | None = None,
-                   detail: "DetailCheck | None" = None) -> Verification | None:
+                   detail: Callable | None = None) -> Verification | None:
     """Fit one transform for all clip frames against the episode frames the alignment predicts.
 
     `read(t0, t1)` returns (luma frames, fps, index of the first) of the episode between t0 and t1 seconds.
     `whole`: a portrait clip's whole frames (portrait_templates), also tried at `settings.portrait_heights`
     of the episode's height. None when no clip frame could be compared (no frame in the segment, or only flat
-    ones). `detail`: checks the fit found on the pictures' detail (Verification.detail)."""
+    ones). `detail(kind, frames used, their source times, position, size, mirrored, episode width)`: checks
+    the fit found on the pictures' detail (a DetailCheck bound to the episode; Verification.detail)."""
     sel = _selected(times, clip_start, clip_end, settings.frames)
     if not sel:
         return None
@@ -307,8 +309,9 @@ def high_pass(image: np.ndarray, sigma: float) -> np.ndarray:
 class DetailCheck:
     """Verification.detail for one clip: its templates and each episode's frames at `settings.detail_width`.
 
-    Called with the fit's template kind, the clip frames it used, the source time of each at the fit, the
-    position and (width, height) of the fit at the verification width `ew`, and whether it was mirrored; it
+    Called with the episode's video, the fit's template kind, the clip frames it used, the source time of each at
+    the fit, the position and (width, height) of the fit at the verification width `ew`, and whether it was
+    mirrored; it
     compares each clip frame's detail with its episode frame's in a window of `MARGIN` pixels around the
     position scaled to the detail width (the rounding of the coarser search), and returns the trimmed mean."""
 
@@ -319,17 +322,12 @@ class DetailCheck:
         w = settings.detail_width
         self.band = clip_templates(frames, 2 * w, border_quantile=settings.border_quantile)
         self.whole = portrait_templates(frames, 2 * w * 9 // 16, settings.border_quantile) if portrait else None
-        self.path: Path | None = None
 
-    def at(self, path: Path) -> "DetailCheck":
-        self.path = path
-        return self
-
-    def __call__(self, kind: str, used: list[int], times: list[float], pos: tuple[int, int], size: tuple[int, int],
-                 flipped: bool, ew: int) -> float | None:
+    def __call__(self, path: Path, kind: str, used: list[int], times: list[float], pos: tuple[int, int],
+                 size: tuple[int, int], flipped: bool, ew: int) -> float | None:
         st, m = self.settings, self.MARGIN
-        frames = read_frames(self.path, times, st.detail_width)
-        n, h, w = frames.shape
+        frames = read_frames(path, times, st.detail_width)
+        _, h, w = frames.shape
         r = w / ew
         tw, th = max(4, int(round(size[0] * r))), max(4, int(round(size[1] * r)))
         y0, x0 = int(round(pos[0] * r)), int(round(pos[1] * r))
@@ -417,7 +415,7 @@ class Verifier:
                 try:
                     v = verify_segment(templates, times, seg[0], lambda a, b, p=path: windows(p, a, b),
                                        seg[1], seg[2], seg[3], st, seg[4], whole,
-                                       check.at(path) if check else None)
+                                       partial(check, path) if check else None)
                 except MediaError as e:
                     problems.append(f"verify: {e}")
                     continue
