@@ -30,7 +30,7 @@ from assoc.schema import (
 from assoc.text.query import parse_title
 from assoc.text.signal import TextCandidate
 from assoc.verify import Verifier, VerifySettings
-from assoc.visual import VisualCandidate, vote
+from assoc.visual import VisualCandidate, program_neighbours, vote
 from indexes.errors import IndexBackendError
 
 KNOWN_SIGNALS = ("visual", "text", "category")
@@ -83,10 +83,21 @@ def visual_candidates(vindex: VisualIndex, index: OpenIndex, sampled: SampledFra
     return cands
 
 
+def program_candidates(vindex: VisualIndex, index: OpenIndex, xq: np.ndarray, program_id: str,
+                       sampled: SampledFrames, k: int) -> list[VisualCandidate]:
+    """One program's alignments to the clip from a search of its own keyframes only (k nearest per clip frame)."""
+    found = program_neighbours(vindex.vectors, index.table, xq, program_id, k)
+    if found is None:
+        return []
+    return vote(found[0], found[1], index.table, sampled.times, sampled.duration, 1, index.align_settings(),
+                index.keyframe_ends())
+
+
 def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict, top_k: int,
                  visual: list[VisualCandidate] | None, text: list[TextCandidate] | None, degraded: list[str],
                  category=None, ranked: list[tuple[str, float]] | None = None, clip_category=None,
-                 aux: dict[str, list[VisualCandidate]] | None = None, verification: dict | None = None) -> Result:
+                 aux: dict[str, list[VisualCandidate]] | None = None, verification: dict | None = None,
+                 searched: dict[str, list[VisualCandidate]] | None = None) -> Result:
     """Unite the signals' candidates and write the result.
 
     `ranked` (program, score) comes from a scorer (the re-ranker's calibrated probabilities); without
@@ -95,7 +106,8 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
     `clip_category` (the model's output given the calibrated matches) is given for the latter. `aux` (another
     encoder's visual candidates, which the re-ranker read) adds their evidence, and `verification` (program ->
     assoc.verify.Verification, which the re-ranker read) its verification against the episode; a candidate's episode and time
-    range come from whichever visual signal (main or auxiliary) aligned the most clip frames to it."""
+    range come from whichever visual signal (main or auxiliary) aligned the most clip frames to it, else from
+    `searched` (program -> alignments from a search of its own keyframes, for a program the title named)."""
     vis = {c.program_id: c for c in visual or []}
     txt = {c.program_id: c for c in text or []}
     if ranked is not None:
@@ -115,6 +127,9 @@ def build_result(clip_id: str, index: OpenIndex, threshold: float, timings: dict
         # the time range from the visual signal whose alignment explains most of the clip's frames
         where = max([c for c in (v, *found.values()) if c is not None and c.episode_id],
                     key=lambda c: (c.coverage, c.consistency), default=None)
+        if where is None:
+            where = max([c for c in (searched or {}).get(pid, []) if c.episode_id],
+                        key=lambda c: (c.coverage, c.consistency), default=None)
         program = index.programs.get(pid)
         cat_ev = None
         if predicted is not None and program is not None:
@@ -295,12 +310,15 @@ class Associator:
         signals = list(signals) if signals is not None else self.signals
         if sampled is not None and xq is None and ("visual" in signals or "category" in signals):
             xq = self.embed(sampled, out.timings)
+        embedded = {}  # visual index name -> the clip's frame vectors in it
         if "visual" in signals and sampled is not None:
             out.visual = visual_candidates(self.index.visual, self.index, sampled, self.signal_settings, out.timings, xq)
+            embedded[self.index.visual.name] = xq
             for name in self.aux_visual:  # another encoder over the same keyframes (its own embedding)
                 t0 = time.perf_counter()
+                embedded[name] = self.index.baselines[name].encoder.embed(sampled.frames)
                 out.aux_visual[name] = visual_candidates(self.index.baselines[name], self.index, sampled,
-                                                         self.signal_settings, {})
+                                                         self.signal_settings, {}, embedded[name])
                 out.timings[f"visual_{name}"] = round((time.perf_counter() - t0) * 1000, 2)
         if "category" in signals and self.category is not None:
             out.category = self.category_output(self.category, xq, audio, title, description, out.timings)
@@ -309,11 +327,37 @@ class Associator:
         if self.verifier is not None and out.visual is not None:  # the visual signals' best, and the text's best
             lists = [out.visual, *out.aux_visual.values()]
             text_best = [c.program_id for c in (out.text or [])[:1]]
+            out.searched = self.search_programs(text_best, lists, embedded, sampled, out.timings, out.degraded)
             out.verification, problems = self.verifier.verify(sampled.frames, sampled.times, lists, out.timings,
-                                                              also=text_best)
+                                                              also=text_best, searched=out.searched)
             out.verified = True
             out.verified_for_text = [p for p in text_best if p not in dict(self.verifier.chosen(lists))]
             out.degraded.extend(problems)
+        return out
+
+    def search_programs(self, programs: list[str], lists: list[list[VisualCandidate]], embedded: dict[str, np.ndarray],
+                        sampled: SampledFrames, timings: dict, degraded: list[str]) -> dict[str, list[VisualCandidate]]:
+        """Alignments of each of `programs` (the text's best) that the visual lists did not rank among those verified,
+        from a search of its own keyframes with each visual encoder (VerifySettings.program_search). An encoder whose
+        vector index cannot give its stored vectors back is left out, and said in `degraded`."""
+        k = self.verifier.settings.program_search
+        verified = dict(self.verifier.chosen(lists))
+        todo = [p for p in programs if p not in verified and p in self.index.programs]
+        if not k or not todo:
+            return {}
+        t0 = time.perf_counter()
+        indexes = {self.index.visual.name: self.index.visual, **self.index.baselines}
+        out = {}
+        for pid in todo:
+            found = []
+            for name, xq in embedded.items():
+                try:
+                    found += program_candidates(indexes[name], self.index, xq, pid, sampled, k)
+                except IndexBackendError as e:
+                    degraded.append(f"program search ({name}): {e}")
+            if found:
+                out[pid] = found
+        timings["program_search"] = round((time.perf_counter() - t0) * 1000, 2)
         return out
 
     def result(self, signals: ClipSignals, use_reranker: bool = True, reranker=None,
@@ -334,7 +378,7 @@ class Associator:
             reranker, ranked, verification = None, None, None
         return build_result(signals.clip_id, self.index, self.threshold_for(reranker), signals.timings,
                             self.settings.top_k, signals.visual, signals.text, signals.degraded, signals.category,
-                            ranked, clip_category, aux, verification)
+                            ranked, clip_category, aux, verification, signals.searched if verification else None)
 
     def category_given_matches(self, category, ranked: list[tuple[str, float]]):
         """The clip's category with the calibrated candidate probabilities folded in (None without a model)."""

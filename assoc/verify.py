@@ -34,6 +34,7 @@ from assoc.media import frame_size
 
 WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
 DETAIL_WIDTH = 128  # the width of the detail check, for a re-ranker that reads it (VerifySettings.detail_width)
+PROGRAM_SEARCH = 20  # keyframes per clip frame of a program searched alone (VerifySettings.program_search), when on
 
 
 @dataclass
@@ -75,6 +76,13 @@ class VerifySettings:
     # (a re-ranker trained with verify_detail saves DETAIL_WIDTH)
     detail_width: int | None = None
     detail_sigma: float = 2.0
+    # the text's best program, when the visual signals did not rank it among the verified, is searched among its
+    # own keyframes (this many nearest per clip frame, per visual encoder) for alignments to verify: a heavily
+    # edited clip's frames find other programs' keyframes first, so no visual list may align the program its title
+    # names, and a misleading title's program is then checked rather than left unverified; None: only the
+    # alignments the visual lists found are verified (the default: on the bench it moved neither no-match precision
+    # nor recall@1 beyond noise, docs/fusion.md; `assoc train reranker --program-search` saves PROGRAM_SEARCH)
+    program_search: int | None = None
 
     def __post_init__(self):
         self.scales = tuple(self.scales)
@@ -93,7 +101,7 @@ class VerifySettings:
 # settings added after stop 15, at the values that reproduce what verification did before them (a re-ranker trained
 # then saved every other setting)
 ADDED = {"landscape_min_scale": None, "border_quantile": None, "portrait_heights": None, "portrait_width": None,
-         "detail_width": None}
+         "detail_width": None, "program_search": None}
 # what verification did before its settings were saved with the re-ranker (stop 14's re-rankers read these)
 LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None,
                         scales=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32), **ADDED)
@@ -371,9 +379,11 @@ class Verifier:
         self.episode_path = episode_path
         self.settings = settings or VerifySettings()
 
-    def chosen(self, lists: Iterable[list], also: Iterable[str] = ()) -> list[tuple[str, list]]:
+    def chosen(self, lists: Iterable[list], also: Iterable[str] = (),
+               searched: dict[str, list] | None = None) -> list[tuple[str, list]]:
         """The programs to verify, each with its candidates: the best `candidates` by their best score in any
-        visual list, then those of `also` (the text signal's best) that some visual list aligned."""
+        visual list, then those of `also` (the text signal's best) that some visual list aligned or that
+        `searched` (program -> candidates from a search of its own keyframes) has alignments for."""
         best: dict[str, float] = {}
         cands: dict[str, list] = {}
         for cs in lists:
@@ -382,18 +392,21 @@ class Verifier:
                     best[c.program_id] = max(best.get(c.program_id, -1.0), c.score)
                     cands.setdefault(c.program_id, []).append(c)
         order = sorted(best, key=lambda p: (-best[p], p))[: self.settings.candidates]
-        order += [p for p in dict.fromkeys(also) if p in cands and p not in order]
-        return [(p, cands[p]) for p in order]
+        found = {p: [c for c in cs if c.segments or c.episode_id] for p, cs in (searched or {}).items()}
+        order += [p for p in dict.fromkeys(also) if (cands.get(p) or found.get(p)) and p not in order]
+        return [(p, cands.get(p, []) + found.get(p, [])) for p in order]
 
     def verify(self, frames: np.ndarray, times: np.ndarray, lists: Iterable[list],
-               timings: dict | None = None, also: Iterable[str] = ()) -> tuple[dict[str, Verification], list[str]]:
+               timings: dict | None = None, also: Iterable[str] = (),
+               searched: dict[str, list] | None = None) -> tuple[dict[str, Verification], list[str]]:
         """program -> its best verification (over the distinct alignments its signals found), and the problems
         met (an episode video missing or undecodable: that program is left unverified, the lookup goes on).
-        Programs of `also` are verified after the visual signals' best, when a visual list aligned them."""
+        Programs of `also` are verified after the visual signals' best, when a visual list aligned them or
+        `searched` has alignments for them (its candidates join theirs)."""
         t0 = time.perf_counter()
         out: dict[str, Verification] = {}
         problems: list[str] = []
-        chosen = self.chosen(lists, also)
+        chosen = self.chosen(lists, also, searched)
         st = self.settings
         portrait = bool(len(frames)) and is_portrait(frames[0])
         if portrait and st.portrait_width:

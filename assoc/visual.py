@@ -117,6 +117,24 @@ def vote(D: np.ndarray, I: np.ndarray, table: KeyframeTable, query_times: np.nda
     return out[:top_k]
 
 
+def program_neighbours(vectors, table: KeyframeTable, xq: np.ndarray, program_id: str,
+                       k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each clip frame's `k` nearest keyframes among one program's only (D, I as a vector index's search gives
+    them), or None when the index holds none of its vectors. A program that the whole-catalog search ranks low
+    (a heavily edited clip, whose frames' nearest keyframes belong to other programs) still gets an alignment."""
+    ids, xb = vectors.vectors(table.program_rows(program_id))
+    if not len(ids):
+        return None
+    sims = np.asarray(xq, np.float32) @ xb.T
+    n = min(k, len(ids))
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :n]
+    D = np.full((len(xq), k), -np.inf, np.float32)
+    I = np.full((len(xq), k), -1, np.int64)  # noqa: E741
+    D[:, :n] = np.take_along_axis(sims, order, 1)
+    I[:, :n] = ids[order]
+    return D, I
+
+
 def _best_per_key(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Indices of each key's largest value, in key order."""
     order = np.lexsort((-values, keys))

@@ -150,6 +150,10 @@ def reranker(
                                                    "fit shares only the coarse layout; decodes the episodes again at "
                                                    "128 px: about +50 % verification time, no gain measured on the "
                                                    "bench; docs/fusion.md)"),
+    program_search: bool = typer.Option(False, help="with --verify: the program the title names, when no visual "
+                                                     "list ranks it among those verified, is searched among its own "
+                                                     "keyframes and verified (no gain measured on the bench; "
+                                                     "docs/fusion.md)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""
@@ -161,7 +165,7 @@ def reranker(
     s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux,
                        verify=verify, verify_frames=verify_frames, verify_detail=verify_detail)
     report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"),
-                            catalog_root=settings().catalog_root)
+                            catalog_root=settings().catalog_root, program_search=program_search)
     typer.echo(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=2, ensure_ascii=False))
     for f in report["failures"]:
         typer.echo(f"failed: {f}", err=True)

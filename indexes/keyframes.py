@@ -40,10 +40,24 @@ class KeyframeTable:
         self.program_idx = np.concatenate([self.program_idx, np.full(n, p, np.int32)])
         self.episode_idx = np.concatenate([self.episode_idx, np.full(n, e, np.int32)])
         self.t = np.concatenate([self.t, np.asarray(times, np.float32)])
+        self._rows = None
         return np.arange(start, start + n, dtype=np.int64)
+
+    def program_rows(self, program_id: str) -> np.ndarray:
+        """The keyframe ids (rows) of one program, ascending (none for a program the table does not know)."""
+        p = self._program_pos.get(program_id)
+        if p is None:
+            return np.zeros(0, np.int64)
+        if self._rows is None:  # one sort, on first use
+            order = np.argsort(self.program_idx, kind="stable")
+            bounds = np.searchsorted(self.program_idx[order], np.arange(len(self.programs) + 1))
+            self._rows = (order.astype(np.int64), bounds)
+        order, bounds = self._rows
+        return order[bounds[p] : bounds[p + 1]]
 
     def __post_init__(self) -> None:
         self._program_pos = {p: i for i, p in enumerate(self.programs)}
+        self._rows: tuple[np.ndarray, np.ndarray] | None = None
 
     def save(self, directory: Path) -> list[str]:
         np.savez(directory / self.FILE, program_idx=self.program_idx, episode_idx=self.episode_idx, t=self.t)

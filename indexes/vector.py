@@ -1,6 +1,6 @@
 """Vector indexes over L2-normalised float32 vectors with int64 ids, searched by inner product.
 
-One interface (`add`, `remove`, `search`, `save`, `load`), a brute-force numpy reference, and FAISS
+One interface (`add`, `remove`, `search`, `vectors`, `save`, `load`), a brute-force numpy reference, and FAISS
 backends built by name. Every backend passes the conformance tests in tests/indexes.
 """
 
@@ -38,6 +38,11 @@ class VectorIndex(ABC):
     @abstractmethod
     def search(self, xq: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """D (nq x k, inner products, descending) and I (nq x k ids, -1 where fewer than k)."""
+
+    @abstractmethod
+    def vectors(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of those of `ids` the index holds: (ids found, in the order asked; n x dim float32).
+        A compressed index returns its codes decoded (approximate), a refining one its exact copies."""
 
     @property
     @abstractmethod
@@ -84,6 +89,12 @@ class BruteForceIndex(VectorIndex):
             D[:, :n] = np.take_along_axis(sims, order, 1)
             I[:, :n] = self.ids[order]
         return D, I
+
+    def vectors(self, ids):
+        ids = np.asarray(ids, np.int64)
+        pos = {int(i): j for j, i in enumerate(self.ids)}
+        found = np.array([i for i in ids if int(i) in pos], np.int64)
+        return found, self.xb[[pos[int(i)] for i in found]].reshape(len(found), self.dim)
 
     @property
     def ntotal(self) -> int:
@@ -173,6 +184,28 @@ class FaissFlatIndex(VectorIndex):
                 I = np.where(I >= 0, id_map[np.maximum(I, 0)], -1)  # noqa: E741
         D[I < 0] = -np.inf
         return D, I
+
+    def vectors(self, ids):
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        try:
+            self._reconstructable()
+        except RuntimeError as e:
+            raise IndexBackendError(f"this index cannot give its vectors back: {str(e).splitlines()[0]}") from e
+        try:  # one call when every id is held (IndexIDMap2 maps ids to rows)
+            return ids, self.index.reconstruct_batch(ids).reshape(len(ids), self.dim)
+        except RuntimeError:  # some id is not held (removed): skip those
+            pass
+        found, rows = [], []
+        for i in ids:
+            try:
+                rows.append(self.index.reconstruct(int(i)))
+            except RuntimeError:
+                continue
+            found.append(i)
+        return np.array(found, np.int64), np.array(rows, np.float32).reshape(len(found), self.dim)
+
+    def _reconstructable(self) -> None:
+        """Flat codes are read back directly; nothing to prepare."""
 
     @property
     def ntotal(self) -> int:
@@ -267,6 +300,31 @@ class FaissIVFIndex(FaissFlatIndex):
                 grown[: len(self._raw)] = self._raw
                 self._raw = grown
             self._raw[ids] = np.asarray(xb, np.float32)
+
+    def remove(self, ids) -> int:
+        removed = super().remove(ids)
+        if self.refine and len(self._raw):  # a removed id's exact vector is dropped too (vectors() skips zero rows)
+            ids = np.asarray(ids, np.int64)
+            self._raw[ids[(ids >= 0) & (ids < len(self._raw))]] = 0
+        return removed
+
+    def vectors(self, ids):
+        if not self.refine:
+            return super().vectors(ids)
+        ids = np.asarray(ids, np.int64)
+        ids = ids[(ids >= 0) & (ids < len(self._raw))]
+        xb = self._raw[ids].astype(np.float32)
+        held = np.abs(xb).sum(axis=1) > 0
+        return ids[held], xb[held]
+
+    def _reconstructable(self) -> None:
+        """Inverted lists find a vector's codes through a direct map (a hash table: remove_ids keeps working)."""
+        import faiss
+
+        with self._lock:
+            ivf = faiss.extract_index_ivf(self.index)
+            if ivf.direct_map.type != faiss.DirectMap.Hashtable:
+                ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
 
     def search(self, xq, k, nprobe: int | None = None):
         import faiss

@@ -28,7 +28,7 @@ def create_encoder(name: str, **kwargs) -> FrameEncoderBase:
     if name == "luma_thumbnail":
         return LumaThumbnailEncoder(**{k: v for k, v in kwargs.items() if k in ("size", "portrait_band")})
     if name == "relative_histogram":
-        return RelativeHistogramEncoder(**{k: v for k, v in kwargs.items() if k in ("luma_bins", "sat_bins", "hue_bins")})
+        return RelativeHistogramEncoder(**{k: v for k, v in kwargs.items() if k in ("luma_bins", "sat_bins", "hue_bins", "brightness")})
     if name in TIMM_ARCHS:
         return TimmFrameEncoder(arch=name, **kwargs)
     raise InputError(f"unknown encoder '{name}'; known encoders: {', '.join(list_encoders())}")

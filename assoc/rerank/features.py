@@ -60,6 +60,9 @@ class ClipSignals:
     verified: bool = False  # verification ran (its candidates are in `verification`; the others were not chosen)
     verification: dict = field(default_factory=dict)  # program -> assoc.verify.Verification
     verified_for_text: list[str] = field(default_factory=list)  # verified only because the text signal ranked them first
+    # program -> its alignments found by searching only its own keyframes (the text's best, which the visual signals
+    # did not rank among those verified: assoc.verify.VerifySettings.program_search)
+    searched: dict[str, list[VisualCandidate]] = field(default_factory=dict)
     degraded: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
 
@@ -68,7 +71,8 @@ def without_text(signals: ClipSignals) -> ClipSignals:
     """The same clip as if it had no title or description: the input of the visual-only re-ranker (which
     does not see the verification of a program the text signal alone chose either)."""
     verification = {p: v for p, v in signals.verification.items() if p not in signals.verified_for_text}
-    return replace(signals, text=None, parsed=ParsedTitle(), verification=verification, verified_for_text=[])
+    return replace(signals, text=None, parsed=ParsedTitle(), verification=verification, verified_for_text=[],
+                   searched={})
 
 
 def rrf_scores(signals: ClipSignals, k: int = 60) -> dict[str, float]:

@@ -196,3 +196,36 @@ def test_relative_histogram_finds_colour_edited_and_cropped_frames(tiny_universe
 def test_relative_histogram_rejects_empty_bins():
     with pytest.raises(InputError, match="at least 1"):
         create_encoder("relative_histogram", hue_bins=0)
+    with pytest.raises(InputError, match="brightness must be one of value, luma"):
+        create_encoder("relative_histogram", brightness="lightness")
+
+
+def test_relative_histogram_by_value_survives_a_colour_edit_better_than_by_luminance(tiny_universe, tmp_path):
+    """A hue rotation or a saturation change moves each colour's luminance by its own amount, not its HSV value:
+    the histogram by value stays nearer the source's. An encoder saved before the option existed loads with
+    luminance, as its vectors were built."""
+    import json
+
+    from assoc.catalog import load_catalog
+    from assoc.encoders import load_encoder
+    from assoc.media import sample_frames
+    from eval.synth.edits import ClipEditor
+
+    catalog = load_catalog(tiny_universe / "catalog.jsonl")
+    frames = np.concatenate([sample_frames(catalog.video_path(e.video), fps=0.2, max_frames=4, short_side=144).frames
+                             for p in catalog.programs for e in p.episodes])
+    edited = np.stack([ClipEditor(["color"], frames.shape[2], frames.shape[1], seed=i)(f, 0.0) for i, f in enumerate(frames)])
+    same = {}
+    for brightness in ("value", "luma"):
+        enc = create_encoder("relative_histogram", brightness=brightness)
+        same[brightness] = float(np.mean(np.sum(enc.embed(frames) * enc.embed(edited), axis=1)))
+    assert same["value"] > same["luma"] + 0.05, same
+    enc = create_encoder("relative_histogram")
+    assert enc.brightness == "value" and enc.config()["brightness"] == "value"
+    enc.save(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["brightness"]  # as written before stop 19
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    old = load_encoder(tmp_path / "old")
+    assert old.brightness == "luma"
+    np.testing.assert_allclose(old.embed(frames[:3]), create_encoder("relative_histogram", brightness="luma").embed(frames[:3]))

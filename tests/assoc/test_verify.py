@@ -204,3 +204,42 @@ def test_the_detail_check_tells_the_clips_own_episode_from_a_chance_fit_of_the_s
     # another program's episode fits somewhere at some transform, but its detail does not agree with the clip's
     assert len(own) == len(plain) and len(chance) >= len(plain)
     assert np.median(own) > np.median(chance) + 0.2, (own, chance)
+
+
+def test_a_program_the_title_names_is_searched_among_its_own_keyframes_then_verified(tiny_index, universe):
+    from assoc.lookup import Associator, LookupSettings
+
+    videos, queries, plain = universe
+    assoc = Associator.open(tiny_index, LookupSettings(short_side=72), signals=["visual"],
+                            verify=VerifySettings(program_search=20))
+    # a clip the whole-catalog search aligns to its own episode: searching its program alone must find the same place
+    for clip in plain:
+        sampled, _ = assoc.decode(clip_video_path(queries, clip), {})
+        embedded = {"visual": assoc.embed(sampled, {})}
+        whole = assoc.clip_signals(clip.clip_id, sampled, xq=embedded["visual"]).visual[0]
+        if whole.program_id == clip.program_id and whole.episode_id == clip.episode_id:
+            break
+    else:
+        pytest.fail("no plain clip of the tiny universe is aligned to its own episode")
+    timings, degraded = {}, []
+    # as if no visual list had aligned it (a heavily edited clip): its own keyframes are searched
+    found = assoc.search_programs([clip.program_id], [], embedded, sampled, timings, degraded)
+    assert list(found) == [clip.program_id] and not degraded and timings["program_search"] >= 0
+    best = max(found[clip.program_id], key=lambda c: c.coverage)
+    assert best.program_id == clip.program_id and best.episode_id == clip.episode_id
+    assert abs(best.start - whole.start) <= 1.0 and best.coverage >= whole.coverage
+    got, problems = assoc.verifier.verify(sampled.frames, sampled.times, [], also=[clip.program_id], searched=found)
+    assert not problems and got[clip.program_id].episode_id == clip.episode_id
+    assert got[clip.program_id].fit_trimmed > 0.7
+    # a program the title names wrongly is searched as well, and fits worse than the clip's own
+    other = next(p for p in assoc.index.programs.values()
+                 if p.program_id != clip.program_id and clip.episode_id not in {e.episode_id for e in p.episodes})
+    wrong = assoc.search_programs([other.program_id], [], embedded, sampled, {}, [])
+    got_wrong, _ = assoc.verifier.verify(sampled.frames, sampled.times, [], also=[other.program_id], searched=wrong)
+    assert got_wrong[other.program_id].fit_trimmed < got[clip.program_id].fit_trimmed - 0.1
+    # one the visual signals already verify is not searched again; a program the index lacks is not searched
+    assert assoc.search_programs([clip.program_id], [[whole]], embedded, sampled, {}, []) == {}
+    assert assoc.search_programs(["no-such-program"], [], embedded, sampled, {}, []) == {}
+    # off (a re-ranker saved before the setting existed): nothing is searched
+    off = Associator.open(tiny_index, signals=["visual"], verify=VerifySettings(program_search=None))
+    assert off.search_programs([clip.program_id], [], embedded, sampled, {}, []) == {}

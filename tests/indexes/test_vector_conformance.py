@@ -64,6 +64,22 @@ class VectorIndexConformance:
         _, I = index.search(xq, 10)
         assert not np.isin(I, ids[:50]).any() and index.ntotal == 150
 
+    exact_vectors = True  # False: the index keeps lossy codes, so vectors() returns them decoded
+
+    def test_vectors_returns_held_ids_in_order_and_skips_removed(self, data):
+        ids, xb, _ = data
+        index = self.make()
+        index.add(ids, xb)
+        index.remove(ids[:5])
+        asked = np.concatenate([ids[[40, 3, 4, 10]], [9999]])  # two removed, one never added
+        found, got = index.vectors(asked)
+        np.testing.assert_array_equal(found, ids[[40, 10]])
+        assert got.shape == (2, self.dim) and got.dtype == np.float32
+        np.testing.assert_allclose(got, xb[[40, 10]], atol=1e-5 if self.exact_vectors else 0.5)
+        found, got = index.vectors(ids[50:60])  # all held: the fast path
+        np.testing.assert_array_equal(found, ids[50:60])
+        assert index.remove(ids[60:62]) == 2  # still removable after vectors() (IVF's direct map)
+
     def test_save_load_round_trip(self, data, tmp_path):
         ids, xb, xq = data
         index = self.make()
