@@ -160,3 +160,22 @@ def test_time_range_comes_from_the_visual_signal_that_aligned_most_frames():
     assert (r.candidates[0].episode_id, r.candidates[0].start) == ("p1e01", 40.0)
     r = build_result("c", index, 0.5, {}, 5, None, None, [], ranked=[("p1", 0.9)])
     assert r.candidates[0].episode_id is None and r.candidates[0].start is None  # text only: no time range
+
+
+def test_a_text_only_candidate_takes_its_episode_and_times_from_the_search_of_its_own_keyframes(tiny_index):
+    from assoc.lookup import build_result
+    from assoc.text.signal import TextCandidate
+    from assoc.visual import VisualCandidate
+
+    index = open_index(tiny_index)
+    named, seen = sorted(index.programs)[:2]
+    text = [TextCandidate(named, 0.9), TextCandidate(seen, 0.5)]
+    visual = [VisualCandidate(seen, 0.8, 8, 8, 0.9, f"{seen}-e", 1.0, 5.0, coverage=1.0)]
+    searched = {named: [VisualCandidate(named, 0.4, 8, 8, 0.7, f"{named}-e", 12.0, 16.0, coverage=0.75)]}
+    ranked = [(named, 0.9), (seen, 0.6)]
+    with_search = build_result("c", index, 0.5, {}, 5, visual, text, [], ranked=ranked, searched=searched)
+    first = with_search.candidates[0]
+    assert first.program_id == named and (first.episode_id, first.start, first.end) == (f"{named}-e", 12.0, 16.0)
+    assert with_search.candidates[1].episode_id == f"{seen}-e"  # a visual list's alignment is its own
+    without = build_result("c", index, 0.5, {}, 5, visual, text, [], ranked=ranked)
+    assert without.candidates[0].episode_id is None and without.candidates[0].start is None
