@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from indexes.keyframes import KeyframeTable
+from indexes.vector import BruteForceIndex
 
 SPEEDS = np.exp(np.linspace(np.log(0.5), np.log(2.0), 31))  # includes 1.0 (the middle value)
 
@@ -125,14 +126,9 @@ def program_neighbours(vectors, table: KeyframeTable, xq: np.ndarray, program_id
     ids, xb = vectors.vectors(table.program_rows(program_id))
     if not len(ids):
         return None
-    sims = np.asarray(xq, np.float32) @ xb.T
-    n = min(k, len(ids))
-    order = np.argsort(-sims, axis=1, kind="stable")[:, :n]
-    D = np.full((len(xq), k), -np.inf, np.float32)
-    I = np.full((len(xq), k), -1, np.int64)  # noqa: E741
-    D[:, :n] = np.take_along_axis(sims, order, 1)
-    I[:, :n] = ids[order]
-    return D, I
+    exact = BruteForceIndex(vectors.dim)  # a program's keyframes are few: searched exactly
+    exact.add(ids, xb)
+    return exact.search(xq, k)
 
 
 def _best_per_key(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
