@@ -287,18 +287,21 @@ class Associator:
         timings["embed"] = round((time.perf_counter() - t0) * 1000, 2)
         return xq
 
-    def category_features(self, xq: np.ndarray | None, audio: AudioTrack | None, title: str, description: str):
-        """The category model's inputs: the clip's frame vectors (none without video), audio and text."""
+    def category_features(self, sampled: SampledFrames | None, xq: np.ndarray | None, audio: AudioTrack | None,
+                          title: str, description: str):
+        """The category model's inputs: the clip's frames and their vectors (none without video), audio and text."""
         from assoc.category.data import clip_features
 
-        vectors = xq if xq is not None else np.zeros((0, self.index.visual.encoder.dim), np.float32)
-        return clip_features(np.zeros(0), audio, title, description, self.tokens, vectors=vectors)
+        if sampled is None or xq is None:
+            sampled, xq = None, np.zeros((0, self.index.visual.encoder.dim), np.float32)
+        frames = sampled.frames if sampled is not None else np.zeros((0, 1, 1, 3), np.uint8)
+        return clip_features(frames, audio, title, description, self.tokens, vectors=xq)
 
-    def category_output(self, model, xq: np.ndarray | None, audio: AudioTrack | None, title: str, description: str,
-                        timings: dict):
-        """The clip's category distribution from its frame vectors, audio and text."""
+    def category_output(self, model, sampled: SampledFrames | None, xq: np.ndarray | None, audio: AudioTrack | None,
+                        title: str, description: str, timings: dict):
+        """The clip's category distribution from its frames and their vectors, audio and text."""
         t0 = time.perf_counter()
-        out = model.predict([self.category_features(xq, audio, title, description)])[0]
+        out = model.predict([self.category_features(sampled, xq, audio, title, description)])[0]
         timings["category"] = round((time.perf_counter() - t0) * 1000, 2)
         return out
 
@@ -321,7 +324,7 @@ class Associator:
                                                          self.signal_settings, {}, embedded[name])
                 out.timings[f"visual_{name}"] = round((time.perf_counter() - t0) * 1000, 2)
         if "category" in signals and self.category is not None:
-            out.category = self.category_output(self.category, xq, audio, title, description, out.timings)
+            out.category = self.category_output(self.category, sampled, xq, audio, title, description, out.timings)
         if "text" in signals:
             out.text = self.text_candidates(title, description, out.timings, out.degraded, out.parsed)
         if self.verifier is not None and out.visual is not None:  # the visual signals' best, and the text's best

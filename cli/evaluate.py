@@ -15,17 +15,35 @@ def evaluate(
     out: Path = typer.Option(..., help="report directory (report.json, report.md, results*.jsonl)"),
     index: Path = typer.Option(None, help="index directory: run the lookups, then score them"),
     results: Path = typer.Option(None, help="score an existing results.jsonl instead of running lookups"),
+    category: Path = typer.Option(None, help="score this category model (and its saved ablations) alone, without an "
+                                             "index: clips decoded and read as a lookup reads them"),
+    encoder: Path = typer.Option(None, help="with --category: the frame encoder directory the model was trained on"),
     baselines: bool = typer.Option(True, help="also run the baselines (colour histogram, untrained encoder, "
                                               "category ablations)"),
     vector_device: str = typer.Option(None, help="auto, cpu or gpu: where FAISS searches (default: ASSOC_VECTOR_DEVICE or auto)"),
 ) -> None:
-    """Score lookups against ground truth: overall, by edit, by mention kind and by top-level category."""
+    """Score lookups against ground truth: overall, by edit, by mention kind and by top-level category (or, with
+    --category, a category model alone)."""
     from eval.report import summary_table
     from eval.runner import evaluate as run_eval
     from eval.runner import score_results
 
-    if (index is None) == (results is None):
-        fail("give either --index or --results", EXIT_USAGE)
+    if sum(x is not None for x in (index, results, category)) != 1:
+        fail("give one of --index, --results or --category", EXIT_USAGE)
+    if (category is None) != (encoder is None):
+        fail("--category and --encoder go together (the model's frame vectors come from that encoder)", EXIT_USAGE)
+    if category is not None:
+        from eval.category import category_report_text, evaluate_category
+
+        report = evaluate_category(category, encoder, queries, out, baselines=baselines,
+                                   progress=progress_bar("eval category"))
+        typer.echo(category_report_text(report))
+        typer.echo(f"report: {out / 'report.md'}")
+        for f in report["failures"]:
+            typer.echo(f"failed: {f}", err=True)
+        if report["failures"]:
+            raise typer.Exit(EXIT_FAILURE)
+        return
     if index is not None:
         s = settings()
         report = run_eval(index, queries, out, baselines=baselines, progress=progress_bar("eval"), es=s.es(),

@@ -105,19 +105,23 @@ def category(
     queries: Path = typer.Option(None, help="labelled training clips (the train split's clips.jsonl)"),
     val: Path = typer.Option(None, help="labelled validation clips for early stopping (default: held-out programs' segments)"),
     epochs: int = typer.Option(40, help="most epochs (early stopping usually ends sooner)"),
+    patience: int = typer.Option(15, help="epochs without a better val score before training stops"),
     segments_per_episode: int = typer.Option(4, help="random windows cut from each episode"),
+    frame_colour: bool = typer.Option(True, help="frames' colour statistics beside their encoder vectors"),
     ablations: bool = typer.Option(True, help="also train frames-only, frames+audio and mean-pool baselines"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the NeXtVLAD + context gating + MoE category model on frames, audio and text."""
     from assoc.category.data import SegmentSettings
+    from assoc.category.model import CategorySettings
     from assoc.category.pipeline import train_category_models
     from assoc.category.train import TrainSettings
     from assoc.taxonomy import load_taxonomy
 
     cat = load_catalog_or_fail(catalog)
     report = train_category_models(
-        cat, load_taxonomy(), encoder, out, queries, val, train_settings=TrainSettings(epochs=epochs, seed=seed),
+        cat, load_taxonomy(), encoder, out, queries, val, settings=CategorySettings(frame_colour=frame_colour),
+        train_settings=TrainSettings(epochs=epochs, patience=patience, seed=seed),
         segments=SegmentSettings(per_episode=segments_per_episode, seed=seed), ablations=ablations,
         progress=_staged_progress())
     summary = {k: v for k, v in vars(report).items() if k not in ("failures", "models")}

@@ -45,13 +45,14 @@ def breakdown_table(runs: dict[str, dict], key: str) -> str:
     return table(headers, rows)
 
 
-def category_section(cat: dict) -> str:
+def category_section(cat: dict, title: str | None = None, timed: str = "audio, text tokens, model") -> str:
     rows = [[name, m["n"], *m["hit@1"], m["gap@20"], m["gap@20_all_levels"], m["hP"], m["hR"], m["hF"]]
             for name, m in cat["models"].items()]
     ms = cat.get("inference_ms_per_clip", {})
-    return (f"## Category (all {cat['clips']} labelled clips, {cat['open_set_clips']} of them open-set)\n\n"
+    title = title or f"## Category (all {cat['clips']} labelled clips, {cat['open_set_clips']} of them open-set)"
+    return (f"{title}\n\n"
             + table(["model", "n", "hit@1 L1", "hit@1 L2", "hit@1 L3", "GAP@20 leaf", "GAP@20 all", "hP", "hR", "hF"], rows)
-            + (f"\n\ninference per clip (audio, text tokens, model): mean {ms['mean']} ms, p50 {ms['p50']} ms" if ms else ""))
+            + (f"\n\ninference per clip ({timed}): mean {ms['mean']} ms, p50 {ms['p50']} ms" if ms else ""))
 
 
 def write_report(out_dir: str | Path, report: dict) -> None:

@@ -76,7 +76,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                 category_ms.append(signals.timings.get("audio", 0.0) + signals.timings.get("category", 0.0))
                 if clip.category:
                     category_truth.append(tuple(clip.category))
-                    feats = lookup.category_features(xq, audio, clip.title, clip.description) if len(category_models) > 1 else None
+                    feats = lookup.category_features(sampled, xq, audio, clip.title, clip.description) if len(category_models) > 1 else None
                     for name, m in category_models.items():
                         category_outputs[name].append(signals.category if name == "model" else m.predict([feats])[0])
                     if lookup.reranker is not None:  # the lookup's category: the model given the calibrated matches

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from assoc.catalog import Catalog, clip_video_path
-from assoc.category.features import MAX_ROWS, ClipFeatures, TextTokens, audio_rows, clip_text, subsample
+from assoc.category.features import MAX_ROWS, ClipFeatures, TextTokens, audio_rows, clip_text, frame_colour, subsample
 from assoc.errors import MediaError
 from assoc.media import extract_audio, sample_frames
 from assoc.schema import Clip
@@ -63,12 +63,13 @@ def episode_segments(catalog: Catalog, encoder, tokens: TextTokens, settings: Se
         except MediaError as e:
             out.failures.append(f"{ep.episode_id}: {e}")
             continue
-        vectors = encoder.embed(sampled.frames)
+        vectors, colour = encoder.embed(sampled.frames), frame_colour(sampled.frames)
         for _ in range(s.per_episode):
             length = min(sampled.duration, float(np.exp(rng.uniform(*np.log(s.seconds)))))
             start = float(rng.uniform(0, max(0.0, sampled.duration - length)))
             inside = (sampled.times >= start) & (sampled.times < start + length)
-            frames = subsample(vectors[inside] if inside.any() else vectors[:1], MAX_ROWS["frames"])
+            rows = np.flatnonzero(inside) if inside.any() else np.arange(1)
+            rows = subsample(rows, MAX_ROWS["frames"])
             u = rng.random()
             if u < s.text_p[0]:
                 text = program.title
@@ -76,7 +77,8 @@ def episode_segments(catalog: Catalog, encoder, tokens: TextTokens, settings: Se
                 text = program.aliases[int(rng.integers(len(program.aliases)))]
             else:
                 text = ""
-            out.features.append(ClipFeatures(frames, audio_rows(track, start, start + length), tokens(text)))
+            out.features.append(ClipFeatures(vectors[rows], audio_rows(track, start, start + length), tokens(text),
+                                             colour[rows]))
             out.paths.append(tuple(program.category))
             out.groups.append(program.program_id)
         if progress:
@@ -86,11 +88,14 @@ def episode_segments(catalog: Catalog, encoder, tokens: TextTokens, settings: Se
 
 def clip_features(frames: np.ndarray, track, title: str, description: str, tokens: TextTokens,
                   encoder=None, vectors: np.ndarray | None = None) -> ClipFeatures:
-    """A clip's features from its decoded frames (or their vectors, when the lookup has them)."""
+    """A clip's features from its decoded frames (and their vectors, when the lookup has them)."""
     if vectors is None:
         vectors = encoder.embed(frames) if len(frames) else np.zeros((0, encoder.dim), np.float32)
-    return ClipFeatures(subsample(np.asarray(vectors, np.float32), MAX_ROWS["frames"]), audio_rows(track),
-                        tokens(clip_text(title, description)))
+    if len(frames) != len(vectors):
+        raise ValueError(f"{len(frames)} frames but {len(vectors)} frame vectors")
+    rows = subsample(np.arange(len(vectors)), MAX_ROWS["frames"])
+    return ClipFeatures(np.asarray(vectors, np.float32)[rows], audio_rows(track), tokens(clip_text(title, description)),
+                        frame_colour(frames[rows]) if len(rows) else None)
 
 
 def query_examples(queries_path: str | Path, clips: list[Clip], encoder, tokens: TextTokens, fps: float = 2.0,

@@ -2,7 +2,8 @@
 
 Each modality is a sequence (rows x dims) that may be empty: a muted clip has no audio rows, an
 empty title no text rows. Frames are the frame encoder's vectors (the index's encoder, so the
-lookup embeds a clip once for both uses).
+lookup embeds a clip once for both uses), with each frame's colour statistics beside them
+(`frame_colour`: what the encoder, trained for identity or blind to colour, does not keep).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import cv2
 import numpy as np
 
 from assoc.media import AudioTrack
@@ -18,6 +20,9 @@ MODALITIES = ("frames", "audio", "text")
 N_MELS = 64
 AUDIO_HOP_S = 0.5  # one audio row per half second (log-mel averaged over it)
 MAX_ROWS = {"frames": 16, "audio": 64, "text": 48}
+COLOUR_SIZE = (64, 36)  # frames are shrunk to this (width, height) before their colour statistics
+COLOUR_BINS = (12, 3, 3)  # hue x saturation x value
+COLOUR_DIM = 12 * 3 * 3 + 8
 
 
 @dataclass
@@ -25,9 +30,19 @@ class ClipFeatures:
     frames: np.ndarray  # M x D float32
     audio: np.ndarray  # A x N_MELS float32 (log-mel)
     text: np.ndarray  # T x E float32 (token embeddings)
+    colour: np.ndarray | None = None  # M x COLOUR_DIM float32: the same frames' colour statistics
 
     def get(self, modality: str) -> np.ndarray:
         return getattr(self, modality)
+
+    def frame_rows(self, colour: bool) -> np.ndarray:
+        """The frames modality's rows: the encoder's vectors, with the frames' colour statistics beside them."""
+        if not colour:
+            return self.frames
+        c = self.colour if self.colour is not None else np.zeros((0, COLOUR_DIM), np.float32)
+        if len(c) != len(self.frames):
+            raise ValueError(f"{len(self.frames)} frame vectors but {len(c)} frames' colour statistics")
+        return np.concatenate([self.frames, c], axis=1) if len(c) else np.zeros((0, self.frames.shape[1] + COLOUR_DIM), np.float32)
 
     def present(self) -> dict[str, bool]:
         return {m: len(self.get(m)) > 0 for m in MODALITIES}
@@ -68,6 +83,32 @@ def audio_rows(track: AudioTrack | None, start: float = 0.0, end: float | None =
     if track is None or not track.usable:
         return np.zeros((0, N_MELS), np.float32)
     return subsample(log_mel(track.samples, track.sample_rate, start, end), MAX_ROWS["audio"])
+
+
+def frame_colour(frames: np.ndarray) -> np.ndarray:
+    """Per frame (RGB uint8, any size; shrunk to `COLOUR_SIZE` first): a joint hue x saturation x value
+    histogram (12 x 3 x 3, square-rooted shares) and eight statistics: mean and spread of saturation and of
+    value, horizontal and vertical gradient energy (mean absolute difference of neighbouring grey
+    levels / 64), the share of saturated pixels and of dark ones.
+
+    Palette, grading, lighting and busyness tell a category apart (a variety stage, a documentary landscape,
+    a cartoon) where an identity encoder, or one that sees only luminance, keeps little of them."""
+    if len(frames) == 0:
+        return np.zeros((0, COLOUR_DIM), np.float32)
+    nh, ns, nv = COLOUR_BINS
+    out = np.empty((len(frames), COLOUR_DIM), np.float32)
+    for i, frame in enumerate(frames):
+        small = cv2.resize(np.ascontiguousarray(frame), COLOUR_SIZE, interpolation=cv2.INTER_AREA)
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV_FULL).reshape(-1, 3).astype(np.int64)
+        codes = ((hsv[:, 0] * nh // 256) * ns + hsv[:, 1] * ns // 256) * nv + hsv[:, 2] * nv // 256
+        hist = np.bincount(codes, minlength=nh * ns * nv).astype(np.float32)
+        grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        sat, val = hsv[:, 1] / 255.0, hsv[:, 2] / 255.0
+        out[i, : nh * ns * nv] = np.sqrt(hist / hist.sum())
+        out[i, nh * ns * nv :] = (sat.mean(), sat.std(), val.mean(), val.std(),
+                                  np.abs(np.diff(grey, axis=1)).mean() / 64, np.abs(np.diff(grey, axis=0)).mean() / 64,
+                                  (sat > 0.5).mean(), (val < 0.25).mean())
+    return out
 
 
 def subsample(rows: np.ndarray, n: int) -> np.ndarray:

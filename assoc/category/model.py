@@ -39,6 +39,7 @@ class CategorySettings:
     experts: int = 4
     dropout: float = 0.3
     modality_dropout: float = 0.3
+    frame_colour: bool = True  # frames' colour statistics beside their vectors (models saved before it: False)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -140,11 +141,16 @@ class Hierarchy:
         return [(path[0], float(levels[0][l1])), (path[1], float(levels[1][l2])), (path[2], float(levels[2][l3]))]
 
 
-def batch_inputs(feats: list[ClipFeatures], modalities, dims: dict[str, int], drop: np.ndarray | None = None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def modality_rows(f: ClipFeatures, modality: str, frame_colour: bool) -> np.ndarray:
+    return f.frame_rows(frame_colour) if modality == "frames" else f.get(modality)
+
+
+def batch_inputs(feats: list[ClipFeatures], modalities, dims: dict[str, int], drop: np.ndarray | None = None,
+                 frame_colour: bool = False) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Pad each modality's rows into N x M x F with a mask; `drop` (N x modalities bool) hides some."""
     out = {}
     for j, m in enumerate(modalities):
-        rows = [f.get(m)[: MAX_ROWS[m]] for f in feats]
+        rows = [modality_rows(f, m, frame_colour)[: MAX_ROWS[m]] for f in feats]
         width = max([len(r) for r in rows] + [1])
         x = np.zeros((len(feats), width, dims[m]), np.float32)
         mask = np.zeros((len(feats), width), np.float32)
@@ -173,7 +179,7 @@ class CategoryModel:
         out = []
         for i in range(0, len(feats), batch_size):
             chunk = feats[i : i + batch_size]
-            inputs = batch_inputs(chunk, self.settings.modalities, self.dims)
+            inputs = batch_inputs(chunk, self.settings.modalities, self.dims, frame_colour=self.settings.frame_colour)
             out.append(torch.softmax(self.net(inputs), dim=1).numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.hierarchy.leaves)), np.float32)
 
@@ -222,7 +228,7 @@ def load_category_model(directory: str | Path) -> CategoryModel:
     if not weights.is_file() or sha256_file(weights) != config.get("files", {}).get(WEIGHTS):
         raise ModelError(f"{directory}: {WEIGHTS} is missing or does not match its checksum")
     s = config["settings"]
-    settings = CategorySettings(**dict(s, modalities=tuple(s["modalities"])))
+    settings = CategorySettings(**dict(dict(s, frame_colour=s.get("frame_colour", False)), modalities=tuple(s["modalities"])))
     model = CategoryModel(settings, config["dims"], config["leaves"], info=config.get("info"))
     try:
         model.net.load_state_dict(load_file(str(weights)))

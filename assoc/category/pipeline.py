@@ -82,6 +82,15 @@ def train_category_models(catalog: Catalog, taxonomy: Taxonomy, encoder_dir: str
     return report
 
 
+def load_category_ablations(model_dir: str | Path) -> dict:
+    """The ablation models saved beside a category model (MODEL_DIR/ablations/NAME), by name."""
+    from assoc.category.model import load_category_model
+
+    root = Path(model_dir) / ABLATIONS_DIR
+    names = [n for n in ABLATIONS if (root / n).is_dir()]
+    return {n: load_category_model(root / n) for n in names}
+
+
 def _split_by_group(examples: Examples, share: float = 0.15, seed: int = 0) -> tuple[Examples, Examples]:
     """Hold out whole programs' segments for validation."""
     import numpy as np

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from assoc.catalog import load_catalog, load_queries
-from assoc.category.features import N_MELS, ClipFeatures, audio_rows, log_mel
+from assoc.category.features import COLOUR_DIM, N_MELS, ClipFeatures, audio_rows, frame_colour, log_mel
 from assoc.category.layers import ContextGating, MixtureOfExperts, NeXtVLAD
 from assoc.category.metrics import category_metrics, gap_at_k, hierarchical_prf
 from assoc.category.model import CategoryModel, CategoryOutput, CategorySettings, Hierarchy, load_category_model
@@ -19,6 +19,7 @@ from assoc.index_build import BuildSettings, build_index
 from assoc.index_reader import open_index
 from assoc.lookup import Lookup, LookupSettings
 from assoc.media import AudioTrack
+from eval.category import evaluate_category
 from eval.runner import evaluate
 
 LEAVES = [("A", "a1", "x"), ("A", "a1", "y"), ("A", "a2", "z"), ("B", "b1", "w")]
@@ -96,9 +97,10 @@ def test_log_mel_of_a_tone_peaks_in_its_band_and_silence_is_absent():
 
 def test_metrics_on_model_outputs_and_missing_modalities():
     torch.manual_seed(0)
-    model = CategoryModel(CategorySettings(hidden=8, clusters=2, groups=2), {"frames": 4, "audio": N_MELS, "text": 6},
-                          LEAVES)
-    feats = [ClipFeatures(np.ones((3, 4), np.float32), np.zeros((0, N_MELS), np.float32), np.zeros((0, 6), np.float32)),
+    model = CategoryModel(CategorySettings(hidden=8, clusters=2, groups=2),
+                          {"frames": 4 + COLOUR_DIM, "audio": N_MELS, "text": 6}, LEAVES)
+    feats = [ClipFeatures(np.ones((3, 4), np.float32), np.zeros((0, N_MELS), np.float32), np.zeros((0, 6), np.float32),
+                          np.ones((3, COLOUR_DIM), np.float32)),
              ClipFeatures(np.zeros((0, 4), np.float32), np.zeros((0, N_MELS), np.float32), np.ones((2, 6), np.float32))]
     outs = model.predict(feats)  # one clip without audio or text, one with text only: both get a prediction
     for o in outs:
@@ -106,6 +108,45 @@ def test_metrics_on_model_outputs_and_missing_modalities():
         assert len(levels) == 3 and levels[0] >= levels[1] >= levels[2] > 0
     m = category_metrics(outs, [LEAVES[0], LEAVES[3]])
     assert m["n"] == 2 and all(0 <= x <= 1 for x in m["hit@1"]) and 0 <= m["gap@20"] <= 1
+
+
+def test_frame_colour_sees_palette_lighting_and_busyness_at_any_frame_size():
+    red = np.zeros((144, 256, 3), np.uint8)
+    red[..., 0] = 220
+    dark = np.full((144, 256, 3), 20, np.uint8)
+    stripes = np.zeros((144, 256, 3), np.uint8)
+    stripes[:, (np.arange(256) // 4) % 2 == 0] = 255  # 4 columns white, 4 black: 1 and 1 once shrunk to 64 wide
+    d = frame_colour(np.stack([red, dark, stripes]))
+    assert d.shape == (3, COLOUR_DIM) and d.dtype == np.float32 and np.all(d >= 0)
+    assert np.all(np.delete(d, [108 + 4, 108 + 5], axis=1) <= 1)  # shares and statistics of [0, 1] channels
+    assert np.allclose((d[:, :108] ** 2).sum(1), 1.0, atol=1e-5)  # square-rooted shares of one histogram
+    sat_share, dark_share, grad_x = d[:, 108 + 6], d[:, 108 + 7], d[:, 108 + 4]
+    assert sat_share[0] == 1.0 and dark_share[0] == 0.0  # a saturated, bright frame
+    assert dark_share[1] == 1.0 and sat_share[1] == 0.0  # a dark grey one
+    assert grad_x[2] == pytest.approx(255 / 64) and grad_x[0] == 0.0 and d[2, 108 + 5] == 0.0  # vertical stripes: busy across, not down
+    assert not np.allclose(d[0, :108], d[1, :108])
+    portrait = np.ascontiguousarray(np.repeat(np.repeat(red[:72, :72], 2, 0), 2, 1)[:, :81])  # same colour, other shape
+    assert np.allclose(frame_colour(portrait[None])[0], d[0], atol=1e-6)
+    assert frame_colour(np.zeros((0, 144, 256, 3), np.uint8)).shape == (0, COLOUR_DIM)
+    with pytest.raises(ValueError, match="3 frame vectors but 2"):
+        ClipFeatures(np.ones((3, 4), np.float32), np.zeros((0, N_MELS), np.float32), np.zeros((0, 6), np.float32),
+                     np.ones((2, COLOUR_DIM), np.float32)).frame_rows(True)
+
+
+def test_a_model_saved_before_frame_colour_loads_and_reads_vectors_only(tmp_path):
+    torch.manual_seed(0)
+    old = CategoryModel(CategorySettings(hidden=8, clusters=2, groups=2, frame_colour=False),
+                        {"frames": 4, "audio": N_MELS, "text": 6}, LEAVES)
+    old.save(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["settings"]["frame_colour"]  # as written before the setting existed
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    loaded = load_category_model(tmp_path / "old")
+    assert loaded.settings.frame_colour is False
+    feats = [ClipFeatures(np.ones((3, 4), np.float32), np.zeros((0, N_MELS), np.float32), np.zeros((0, 6), np.float32))]
+    with_colour = [ClipFeatures(feats[0].frames, feats[0].audio, feats[0].text, np.ones((3, COLOUR_DIM), np.float32))]
+    a, b, c = (m.leaf_probabilities(f) for m, f in ((old, feats), (loaded, feats), (loaded, with_colour)))
+    assert np.allclose(a, b) and np.allclose(b, c)  # the colour statistics, if any, are not read
 
 
 @pytest.fixture(scope="module")
@@ -164,9 +205,27 @@ def test_index_with_category_fills_lookups_and_eval(category_dir, tiny_universe,
     assert cat["clips"] == len(clips) and cat["open_set_clips"] > 0
     assert set(cat["models"]) == {"model", "frames", "frames+audio", "meanpool_lr"}
     assert "## Category" in (tmp_path / "rep" / "report.md").read_text()
+    alone = evaluate_category(category_dir, tiny_index / "encoder", tiny_universe / "clips" / "test.jsonl",
+                              tmp_path / "catrep", settings=LookupSettings(short_side=72))
+    assert set(alone["category"]["models"]) == set(cat["models"])
+    for name, m in cat["models"].items():  # the model alone reads each clip exactly as the lookups did
+        assert alone["category"]["models"][name]["hit@1"] == pytest.approx(m["hit@1"], abs=1e-9)
+        assert alone["category"]["models"][name]["gap@20"] == pytest.approx(m["gap@20"], abs=1e-6)
+    split = alone["category"]["by_split"]
+    assert split["open_set"]["model"]["n"] == cat["open_set_clips"]
+    assert split["in_catalog"]["model"]["n"] + split["open_set"]["model"]["n"] == cat["clips"]
+    assert "### open-set clips" in (tmp_path / "catrep" / "report.md").read_text()
+    rows = [json.loads(line) for line in (tmp_path / "catrep" / "predictions.jsonl").read_text().splitlines()]
+    assert [r["clip_id"] for r in rows] == [c.clip_id for c in clips if c.category]
+    hits = np.mean([[p[0] == t for p, t in zip(r["model"], r["category"])] for r in rows], axis=0)
+    assert list(hits) == pytest.approx(cat["models"]["model"]["hit@1"], abs=1e-9)
+    assert all(abs(sum(r["leaf_probabilities"]) - 1) < 1e-3 and len(r["leaf_probabilities"]) == 112 for r in rows)
     other = load_encoder(tiny_index / "baselines" / "color_histogram" / "encoder")
     with pytest.raises(InputError, match="trained on frames of encoder"):
         build_index(catalog, tmp_path / "idx2", other, settings)
+    with pytest.raises(InputError, match="trained on encoder"):
+        evaluate_category(category_dir, tiny_index / "baselines" / "color_histogram" / "encoder",
+                          tiny_universe / "clips" / "test.jsonl", tmp_path / "catrep2")
 
 
 def test_cli_puts_a_category_model_into_an_existing_index(category_dir, tiny_index, tiny_universe, tmp_path):
@@ -188,3 +247,12 @@ def test_cli_puts_a_category_model_into_an_existing_index(category_dir, tiny_ind
     assert shown.exit_code == 0 and "category: " in shown.output and shown.output.count(" > ") == 2
     bad = CliRunner().invoke(app, ["index", "category", "--index", str(tmp_path / "idx"), "--model", str(tmp_path)])
     assert bad.exit_code == 2 and "not a category model directory" in bad.output
+    scored = CliRunner().invoke(app, ["eval", "--category", str(category_dir), "--encoder", str(tiny_index / "encoder"),
+                                      "--queries", str(tiny_universe / "clips" / "val.jsonl"), "--out",
+                                      str(tmp_path / "rep"), "--no-baselines"])
+    assert scored.exit_code == 0, scored.output
+    assert "### in-catalog clips" in scored.output and "meanpool_lr" not in scored.output
+    assert set(json.loads((tmp_path / "rep" / "report.json").read_text())["category"]["models"]) == {"model"}
+    half = CliRunner().invoke(app, ["eval", "--category", str(category_dir), "--queries",
+                                    str(tiny_universe / "clips" / "val.jsonl"), "--out", str(tmp_path / "rep2")])
+    assert half.exit_code == 2 and "--category and --encoder go together" in half.output
