@@ -93,11 +93,9 @@ class OpenIndex:
 
     def category_ablations(self) -> dict:
         """Ablation models stored with the category model (name -> model), for `assoc eval`."""
-        from assoc.category.model import load_category_model
-        from assoc.category.pipeline import ABLATIONS_DIR
+        from assoc.category.pipeline import load_category_ablations
 
-        names = self.manifest.get("category", {}).get("ablations", [])
-        return {n: load_category_model(self.path / CATEGORY_DIR / ABLATIONS_DIR / n) for n in names}
+        return load_category_ablations(self.path / CATEGORY_DIR, self.manifest.get("category", {}).get("ablations", []))
 
     def text_signal(self):
         """The text signal, opened on first use (it loads the semantic model)."""

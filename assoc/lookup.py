@@ -292,10 +292,10 @@ class Associator:
         """The category model's inputs: the clip's frames and their vectors (none without video), audio and text."""
         from assoc.category.data import clip_features
 
-        if sampled is None or xq is None:
-            sampled, xq = None, np.zeros((0, self.index.visual.encoder.dim), np.float32)
-        frames = sampled.frames if sampled is not None else np.zeros((0, 1, 1, 3), np.uint8)
-        return clip_features(frames, audio, title, description, self.tokens, vectors=xq)
+        if sampled is None or xq is None:  # no video: no frame rows
+            return clip_features(np.zeros((0, 1, 1, 3), np.uint8), audio, title, description, self.tokens,
+                                 vectors=np.zeros((0, self.index.visual.encoder.dim), np.float32))
+        return clip_features(sampled.frames, audio, title, description, self.tokens, vectors=xq)
 
     def category_output(self, model, sampled: SampledFrames | None, xq: np.ndarray | None, audio: AudioTrack | None,
                         title: str, description: str, timings: dict):

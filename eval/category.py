@@ -79,9 +79,8 @@ def evaluate_category(model_dir: str | Path, encoder_dir: str | Path, queries_pa
                             "leaf_probabilities": [round(float(x), 5) for x in out.levels[2]]})
         if progress:
             progress(n, len(labelled))
-    split_arr = np.array(split)
     category = {
-        "clips": len(truth), "open_set_clips": int((split_arr == "open_set").sum()),
+        "clips": len(truth), "open_set_clips": split.count("open_set"),
         "inference_ms_per_clip": {"mean": round(float(np.mean(ms)), 2), "p50": round(float(np.percentile(ms, 50)), 2)}
         if ms else {},
         "models": {name: category_metrics(outs, truth) for name, outs in outputs.items()},

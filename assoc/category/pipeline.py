@@ -82,13 +82,14 @@ def train_category_models(catalog: Catalog, taxonomy: Taxonomy, encoder_dir: str
     return report
 
 
-def load_category_ablations(model_dir: str | Path) -> dict:
-    """The ablation models saved beside a category model (MODEL_DIR/ablations/NAME), by name."""
+def load_category_ablations(model_dir: str | Path, names: list[str] | None = None) -> dict:
+    """The ablation models saved beside a category model (MODEL_DIR/ablations/NAME), by name: `names`, or every
+    folder there."""
     from assoc.category.model import load_category_model
+    from assoc.index_build import subdirectories
 
     root = Path(model_dir) / ABLATIONS_DIR
-    names = [n for n in ABLATIONS if (root / n).is_dir()]
-    return {n: load_category_model(root / n) for n in names}
+    return {n: load_category_model(root / n) for n in (subdirectories(root) if names is None else names)}
 
 
 def _split_by_group(examples: Examples, share: float = 0.15, seed: int = 0) -> tuple[Examples, Examples]:
