@@ -238,10 +238,7 @@ def add_category_model(tmp: Path, model_dir: str | Path, encoder: FrameEncoderBa
 
     model_dir = Path(model_dir)
     model = load_category_model(model_dir)
-    trained_on = model.info.get("encoder")
-    if trained_on != encoder.checksum:
-        raise InputError(f"{model_dir}: the category model was trained on frames of encoder {trained_on}, "
-                         f"but this index's encoder is {encoder.checksum}; train it with the index's encoder")
+    model.require_encoder(model_dir, encoder.checksum, "this index's encoder; train it with the index's encoder")
     shutil.copytree(model_dir, tmp / CATEGORY_DIR)
     return {"checksum": model.checksum, "ablations": subdirectories(model_dir / ABLATIONS_DIR),
             "text_model": model.info.get("text_model")}

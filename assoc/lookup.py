@@ -213,6 +213,9 @@ class Associator:
         if verify is True:
             verify = VerifySettings.from_config(self.reranker.settings.verify_settings) if reads else VerifySettings()
         self.verifier = Verifier(self._episode_video, verify) if verify and "visual" in self.signals else None
+        # also the category without the clip's title and description (ClipSignals.category_without_text): what a
+        # re-ranker that reads no text reads, so the visual-only ablation's category prior does not read the title
+        self.text_free_category = bool(self.reranker and not self.reranker.settings.use_text)
         self._episode_videos = {e.episode_id: e.video for p in index.programs.values() for e in p.episodes}
         self._catalog_root = Path(self.settings.catalog_root or
                                   Path(index.manifest.get("catalog", {}).get("path", ".")).parent)
@@ -325,6 +328,9 @@ class Associator:
                 out.timings[f"visual_{name}"] = round((time.perf_counter() - t0) * 1000, 2)
         if "category" in signals and self.category is not None:
             out.category = self.category_output(self.category, sampled, xq, audio, title, description, out.timings)
+            if self.text_free_category:
+                out.category_without_text = (self.category_output(self.category, sampled, xq, audio, "", "", {})
+                                             if title.strip() or description.strip() else out.category)
         if "text" in signals:
             out.text = self.text_candidates(title, description, out.timings, out.degraded, out.parsed)
         if self.verifier is not None and out.visual is not None:  # the visual signals' best, and the text's best

@@ -107,6 +107,8 @@ def category(
     epochs: int = typer.Option(40, help="most epochs (early stopping usually ends sooner)"),
     patience: int = typer.Option(15, help="epochs without a better val score before training stops"),
     segments_per_episode: int = typer.Option(4, help="random windows cut from each episode"),
+    augment: float = typer.Option(0.5, min=0.0, max=1.0,
+                                  help="clip-like edits of the segments: P(colour re-grade); P(speed), P(loudness) are half of it"),
     frame_colour: bool = typer.Option(True, help="frames' colour statistics beside their encoder vectors"),
     ablations: bool = typer.Option(True, help="also train frames-only, frames+audio and mean-pool baselines"),
     seed: int = typer.Option(0, help="seed"),
@@ -122,7 +124,7 @@ def category(
     report = train_category_models(
         cat, load_taxonomy(), encoder, out, queries, val, settings=CategorySettings(frame_colour=frame_colour),
         train_settings=TrainSettings(epochs=epochs, patience=patience, seed=seed),
-        segments=SegmentSettings(per_episode=segments_per_episode, seed=seed), ablations=ablations,
+        segments=SegmentSettings(per_episode=segments_per_episode, seed=seed, augment=augment), ablations=ablations,
         progress=_staged_progress())
     summary = {k: v for k, v in vars(report).items() if k not in ("failures", "models")}
     summary["models"] = {name: {"val_hit@1": [round(x, 4) for x in m["val"]["hit@1"]],

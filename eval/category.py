@@ -25,7 +25,7 @@ from assoc.category.metrics import category_metrics
 from assoc.category.model import load_category_model
 from assoc.category.pipeline import load_category_ablations
 from assoc.encoders import load_encoder
-from assoc.errors import InputError, MediaError
+from assoc.errors import MediaError
 from assoc.jsonl import atomic_write_text, write_jsonl
 from assoc.lookup import LookupSettings, decode_clip
 from assoc.media import extract_audio
@@ -43,10 +43,7 @@ def evaluate_category(model_dir: str | Path, encoder_dir: str | Path, queries_pa
     settings = settings or LookupSettings()
     model = load_category_model(model_dir)
     encoder = load_encoder(encoder_dir)
-    trained_on = model.info.get("encoder")
-    if trained_on and trained_on != encoder.checksum:
-        raise InputError(f"category model {model_dir} was trained on encoder {trained_on}, not on {encoder_dir} "
-                         f"({encoder.checksum}): give the encoder directory it was trained with")
+    model.require_encoder(model_dir, encoder.checksum, f"the one in {encoder_dir}; give the encoder directory it was trained with")
     models = {"model": model, **(load_category_ablations(model_dir) if baselines else {})}
     tokens = TextTokens(SemanticModel((model.info.get("text_model") or {}).get("model")))
     clips, rejected = load_queries(queries_path)

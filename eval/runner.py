@@ -45,6 +45,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
         rerankers = {"fused": lookup.reranker, "fused_rrf": None,
                      **({f"fused_{n}": m for n, m in index.reranker_ablations().items()} if baselines else {})}
         lookup.aux_visual = tuple(dict.fromkeys(n for m in rerankers.values() if m for n in m.settings.aux_visual))
+        lookup.text_free_category = any(m is not None and not m.settings.use_text for m in rerankers.values())
     elif lookup.text and visual_runs:
         rerankers = {"fused": None}
     run_names = list(visual_runs) + (["text"] if lookup.text else []) + list(rerankers)
@@ -85,7 +86,8 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
             build = lambda v, t, ranked=None, aux=None, ver=None: build_result(  # noqa: E731
                 clip.clip_id, index, base_threshold if ranked is None else ranked[1], signals.timings,
                 settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None, aux=aux,
-                verification=ver)
+                verification=ver,  # a re-ranked result's category has its matches folded in, as a lookup's has
+                clip_category=lookup.category_given_matches(signals.category, ranked[0]) if ranked else None)
             for name in visual_runs:
                 results[name][clip.clip_id] = build(vis[name], None)
             if "text" in results:

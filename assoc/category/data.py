@@ -15,9 +15,10 @@ from typing import Callable
 import numpy as np
 
 from assoc.catalog import Catalog, clip_video_path
+from assoc.category.augment import colour_jitter, gain_audio, speed_audio
 from assoc.category.features import MAX_ROWS, ClipFeatures, TextTokens, audio_rows, clip_text, frame_colour, subsample
 from assoc.errors import MediaError
-from assoc.media import extract_audio, sample_frames
+from assoc.media import AudioTrack, extract_audio, sample_frames
 from assoc.schema import Clip
 
 
@@ -46,6 +47,10 @@ class SegmentSettings:
     short_side: int = 144
     text_p: tuple[float, float] = (0.35, 0.35)  # P(title), P(an alias); the rest: no text
     seed: int = 0
+    # clip-like edits (augment.py): P(colour re-grade) per segment; P(speed change), P(loudness change) are half
+    # of it each; 0 cuts segments as they are (as before stop 21)
+    augment: float = 0.5
+    speed: tuple[float, float] = (0.75, 1.5)  # playback speed range of a sped-up segment
 
 
 def episode_segments(catalog: Catalog, encoder, tokens: TextTokens, settings: SegmentSettings | None = None,
@@ -53,6 +58,7 @@ def episode_segments(catalog: Catalog, encoder, tokens: TextTokens, settings: Se
     """Cut `per_episode` random windows from every episode; a failing episode is reported, the rest go on."""
     s = settings or SegmentSettings()
     rng = np.random.default_rng(s.seed)
+    edits = np.random.default_rng([s.seed, 1])  # its own stream: segments are cut the same with or without edits
     out = Examples()
     episodes = [(p, e) for p in catalog.programs for e in p.episodes]
     for n, (program, ep) in enumerate(episodes, 1):
@@ -66,10 +72,17 @@ def episode_segments(catalog: Catalog, encoder, tokens: TextTokens, settings: Se
         vectors, colour = encoder.embed(sampled.frames), frame_colour(sampled.frames)
         for _ in range(s.per_episode):
             length = min(sampled.duration, float(np.exp(rng.uniform(*np.log(s.seconds)))))
-            start = float(rng.uniform(0, max(0.0, sampled.duration - length)))
-            inside = (sampled.times >= start) & (sampled.times < start + length)
+            speed = float(edits.uniform(*s.speed)) if s.augment and edits.random() < s.augment / 2 else 1.0
+            span = min(sampled.duration, length * speed)  # the episode time a sped-up segment covers
+            start = float(rng.uniform(0, max(0.0, sampled.duration - span)))
+            inside = (sampled.times >= start) & (sampled.times < start + span)
             rows = np.flatnonzero(inside) if inside.any() else np.arange(1)
             rows = subsample(rows, MAX_ROWS["frames"])
+            audio = track if speed == 1.0 else speed_audio(track, start, span, speed)
+            a0, a1 = (start, start + length) if speed == 1.0 else (0.0, None)
+            if s.augment and edits.random() < s.augment / 2:
+                audio, a0, a1 = gain_audio(_cut(audio, a0, a1), edits), 0.0, None
+            regraded = s.augment and edits.random() < s.augment
             u = rng.random()
             if u < s.text_p[0]:
                 text = program.title
@@ -77,13 +90,22 @@ def episode_segments(catalog: Catalog, encoder, tokens: TextTokens, settings: Se
                 text = program.aliases[int(rng.integers(len(program.aliases)))]
             else:
                 text = ""
-            out.features.append(ClipFeatures(vectors[rows], audio_rows(track, start, start + length), tokens(text),
-                                             colour[rows]))
+            out.features.append(ClipFeatures(vectors[rows], audio_rows(audio, a0, a1), tokens(text),
+                                             frame_colour(colour_jitter(sampled.frames[rows], edits)) if regraded
+                                             else colour[rows]))
             out.paths.append(tuple(program.category))
             out.groups.append(program.program_id)
         if progress:
             progress(n, len(episodes))
     return out
+
+
+def _cut(track: AudioTrack, start: float, end: float | None) -> AudioTrack:
+    """[start, end) of a track, as a track of its own."""
+    if not track.usable:
+        return track
+    a, b = int(start * track.sample_rate), None if end is None else int(end * track.sample_rate)
+    return AudioTrack(track.path, track.samples[a:b], track.sample_rate, track.status)
 
 
 def clip_features(frames: np.ndarray, track, title: str, description: str, tokens: TextTokens,

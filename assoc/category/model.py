@@ -20,7 +20,7 @@ from torch import nn
 
 from assoc.category.features import MAX_ROWS, MODALITIES, ClipFeatures
 from assoc.category.layers import ContextGating, MixtureOfExperts, NeXtVLAD
-from assoc.errors import ModelError
+from assoc.errors import InputError, ModelError
 from assoc.schema import CategoryPrediction
 from indexes.manifest import atomic_directory, sha256_file
 
@@ -187,6 +187,14 @@ class CategoryModel:
         leaf_p = self.leaf_probabilities(feats)
         levels = self.hierarchy.marginals(leaf_p)
         return [CategoryOutput(self.hierarchy, [lv[i] for lv in levels]) for i in range(len(feats))]
+
+    def require_encoder(self, source: str | Path, checksum: str, hint: str) -> None:
+        """Refuse to read frame vectors of another encoder than the one the model was trained on (or of any
+        encoder, when the model does not say which)."""
+        trained_on = self.info.get("encoder")
+        if trained_on != checksum:
+            raise InputError(f"{source}: the category model was trained on frames of encoder "
+                             f"{trained_on or '(not recorded)'}, not of encoder {checksum}; {hint}")
 
     # saving and loading -------------------------------------------------------------------------
     def config(self) -> dict:

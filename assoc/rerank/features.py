@@ -55,6 +55,9 @@ class ClipSignals:
     visual: list[VisualCandidate] | None = None  # None: the signal did not run
     text: list[TextCandidate] | None = None
     category: object = None  # a CategoryOutput, or None
+    # the category model's output for the same clip without its title and description (Lookup.text_free_category;
+    # None when not computed): the visual-only re-ranker's category prior
+    category_without_text: object = None
     parsed: ParsedTitle = field(default_factory=ParsedTitle)
     aux_visual: dict[str, list[VisualCandidate]] = field(default_factory=dict)  # name -> candidates
     verified: bool = False  # verification ran (its candidates are in `verification`; the others were not chosen)
@@ -69,10 +72,11 @@ class ClipSignals:
 
 def without_text(signals: ClipSignals) -> ClipSignals:
     """The same clip as if it had no title or description: the input of the visual-only re-ranker (which
-    does not see the verification of a program the text signal alone chose either)."""
+    does not see the verification of a program the text signal alone chose either, nor a category the text
+    moved: its category is the model's without the text, and missing when that was not computed)."""
     verification = {p: v for p, v in signals.verification.items() if p not in signals.verified_for_text}
     return replace(signals, text=None, parsed=ParsedTitle(), verification=verification, verified_for_text=[],
-                   searched={})
+                   searched={}, category=signals.category_without_text, category_without_text=None)
 
 
 def rrf_scores(signals: ClipSignals, k: int = 60) -> dict[str, float]:

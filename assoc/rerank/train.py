@@ -57,6 +57,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     if settings.aux_visual == AUTO:
         assoc.aux_visual = tuple(n for n in AUTO_AUX if n in assoc.index.baselines)
         settings = replace(settings, aux_visual=assoc.aux_visual)
+    assoc.text_free_category = True  # the no_text ablation's category prior: the model without the clip's text
     clips, rejected = load_queries(queries_path)
     failures = [str(e) for e in rejected]
     examples = []

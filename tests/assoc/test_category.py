@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from assoc.catalog import load_catalog, load_queries
+from assoc.catalog import clip_video_path, load_catalog, load_queries
 from assoc.category.features import COLOUR_DIM, N_MELS, ClipFeatures, audio_rows, frame_colour, log_mel
 from assoc.category.layers import ContextGating, MixtureOfExperts, NeXtVLAD
 from assoc.category.metrics import category_metrics, gap_at_k, hierarchical_prf
@@ -196,6 +196,16 @@ def test_index_with_category_fills_lookups_and_eval(category_dir, tiny_universe,
         assert r.timings_ms["category"] > 0
         for c in r.candidates:
             assert c.evidence.category is not None and len(c.evidence.category.prior) == 3
+    # the visual-only ablation's category: the same clip read without its title and description
+    assert not lookup.text_free_category  # a lookup computes it only for a re-ranker that reads no text
+    lookup.text_free_category = True
+    titled = next(c for c in clips if c.title.strip())
+    sampled, audio = lookup.decode(clip_video_path(tiny_universe / "clips" / "test.jsonl", titled), {})
+    sig = lookup.clip_signals(titled.clip_id, sampled, titled.title, titled.description, audio=audio)
+    bare = lookup.clip_signals(titled.clip_id, sampled, "", "", audio=audio)
+    assert list(sig.category_without_text.levels[2]) == pytest.approx(list(bare.category.levels[2]))
+    assert list(sig.category.levels[2]) != pytest.approx(list(bare.category.levels[2]))  # the title moved it
+    assert bare.category_without_text is bare.category  # no text: the same output
     only = Lookup(index, LookupSettings(short_side=72), signals=["category"]).lookup_clips(
         tiny_universe / "clips" / "test.jsonl", clips[:1])[0][0]
     assert only.candidates == [] and len(only.category.levels) == 3  # cold start: a category, no program
@@ -223,7 +233,7 @@ def test_index_with_category_fills_lookups_and_eval(category_dir, tiny_universe,
     other = load_encoder(tiny_index / "baselines" / "color_histogram" / "encoder")
     with pytest.raises(InputError, match="trained on frames of encoder"):
         build_index(catalog, tmp_path / "idx2", other, settings)
-    with pytest.raises(InputError, match="trained on encoder"):
+    with pytest.raises(InputError, match="trained on frames of encoder .* not of encoder .*give the encoder directory"):
         evaluate_category(category_dir, tiny_index / "baselines" / "color_histogram" / "encoder",
                           tiny_universe / "clips" / "test.jsonl", tmp_path / "catrep2")
 

@@ -109,6 +109,11 @@ def test_feature_rows_mark_missing_evidence_and_episode_markers():
     assert no_frames[-2:] == VERIFY[-1:] + VERIFY_DETAIL
     signals.verified_for_text = ["c"]  # verified only because the text ranked it first: the visual-only model never sees it
     assert set(without_text(signals).verification) == {"a"} and set(signals.verification) == {"a", "c"}
+    # nor a category the title moved: the model's output without the text, or none at all when not computed
+    signals.category, signals.category_without_text = "with the title", "without"
+    assert without_text(signals).category == "without" and signals.category == "with the title"
+    signals.category_without_text = None
+    assert without_text(signals).category is None
 
 
 def test_calibration_figures_by_hand():
