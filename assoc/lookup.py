@@ -301,12 +301,17 @@ class Associator:
         return clip_features(sampled.frames, audio, title, description, self.tokens, vectors=xq)
 
     def category_output(self, model, sampled: SampledFrames | None, xq: np.ndarray | None, audio: AudioTrack | None,
-                        title: str, description: str, timings: dict):
-        """The clip's category distribution from its frames and their vectors, audio and text."""
+                        title: str, description: str, timings: dict, without_text: bool = False):
+        """The clip's category distribution from its frames and their vectors, audio and text; with `without_text`,
+        also the distribution from the same inputs with the text rows dropped (the same output when the clip has
+        no text), as the second of a pair. `timings["category"]` is the first one's time."""
         t0 = time.perf_counter()
-        out = model.predict([self.category_features(sampled, xq, audio, title, description)])[0]
+        feats = self.category_features(sampled, xq, audio, title, description)
+        out = model.predict([feats])[0]
         timings["category"] = round((time.perf_counter() - t0) * 1000, 2)
-        return out
+        if not without_text:
+            return out
+        return out, model.predict([replace(feats, text=feats.text[:0])])[0] if len(feats.text) else out
 
     def clip_signals(self, clip_id: str, sampled: SampledFrames | None, title: str = "", description: str = "",
                      timings: dict | None = None, signals: Iterable[str] | None = None,
@@ -327,10 +332,11 @@ class Associator:
                                                          self.signal_settings, {}, embedded[name])
                 out.timings[f"visual_{name}"] = round((time.perf_counter() - t0) * 1000, 2)
         if "category" in signals and self.category is not None:
-            out.category = self.category_output(self.category, sampled, xq, audio, title, description, out.timings)
-            if self.text_free_category:
-                out.category_without_text = (self.category_output(self.category, sampled, xq, audio, "", "", {})
-                                             if title.strip() or description.strip() else out.category)
+            if self.text_free_category:  # the same inputs read twice, once without the text rows
+                out.category, out.category_without_text = self.category_output(
+                    self.category, sampled, xq, audio, title, description, out.timings, without_text=True)
+            else:
+                out.category = self.category_output(self.category, sampled, xq, audio, title, description, out.timings)
         if "text" in signals:
             out.text = self.text_candidates(title, description, out.timings, out.degraded, out.parsed)
         if self.verifier is not None and out.visual is not None:  # the visual signals' best, and the text's best
