@@ -386,7 +386,7 @@ class Associator:
                 t0 = time.perf_counter()
                 ranked = reranker.score(signals, self.index.programs)
                 signals.timings["rerank"] = round((time.perf_counter() - t0) * 1000, 2)
-            clip_category = self.category_given_matches(signals.category, ranked)
+            clip_category = self.category_given_matches(signals.category, ranked, reranker)
             aux = reranker.aux_candidates(signals)
             verification = signals.verification if reranker.settings.verify else None
         else:
@@ -395,12 +395,16 @@ class Associator:
                             self.settings.top_k, signals.visual, signals.text, signals.degraded, signals.category,
                             ranked, clip_category, aux, verification, signals.searched if verification else None)
 
-    def category_given_matches(self, category, ranked: list[tuple[str, float]]):
-        """The clip's category with the calibrated candidate probabilities folded in (None without a model)."""
+    def category_given_matches(self, category, ranked: list[tuple[str, float]], reranker=None):
+        """The clip's category with its candidates folded in as `reranker` (default: the index's) says
+        (Reranker.category_matches); None without a category model."""
         if category is None:
             return None
+        reranker = reranker or self.reranker
         programs = self.index.programs
-        return category.with_matches([(programs[pid].category, p) for pid, p in ranked if pid in programs])
+        if reranker is None:
+            return category.with_matches([(programs[pid].category, p) for pid, p in ranked if pid in programs])
+        return category.with_matches(reranker.category_matches(ranked, programs))
 
     def decode(self, path: str | Path, timings: dict) -> tuple[SampledFrames, AudioTrack | None]:
         """Decode the clip's frames once (and its audio track when the category model will read it)."""

@@ -87,7 +87,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                 clip.clip_id, index, base_threshold if ranked is None else ranked[1], signals.timings,
                 settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None, aux=aux,
                 verification=ver,  # a re-ranked result's category has its matches folded in, as a lookup's has
-                clip_category=lookup.category_given_matches(signals.category, ranked[0]) if ranked else None)
+                clip_category=lookup.category_given_matches(signals.category, ranked[0], ranked[2]) if ranked else None)
             for name in visual_runs:
                 results[name][clip.clip_id] = build(vis[name], None)
             if "text" in results:
@@ -97,7 +97,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                     results[name][clip.clip_id] = lookup.result(signals, use_reranker=False)
                 else:
                     results[name][clip.clip_id] = build(signals.visual, signals.text if model.settings.use_text else None,
-                                                        (scored[name], lookup.threshold_for(model)),
+                                                        (scored[name], lookup.threshold_for(model), model),
                                                         model.aux_candidates(signals),
                                                         signals.verification if model.settings.verify else None)
         except MediaError as e:

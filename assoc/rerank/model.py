@@ -109,12 +109,15 @@ class TrainingSet:
     group: np.ndarray  # clip index of each candidate
     is_open: np.ndarray  # per clip
     pids: list[list[str]]  # per clip, its pool
+    # per candidate row: 1 where the candidate's program has the clip's category (leaf), -1 where the clip has none
+    same_category: np.ndarray | None = None
 
 
 def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: dict[str, Program],
                  depth: int, aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False,
-                 detail: bool = False) -> TrainingSet:
-    X, y, group, is_open, pools = [], [], [], [], []
+                 detail: bool = False, categories: Sequence[tuple | None] | None = None) -> TrainingSet:
+    """`categories`: each clip's category path (open-set clips have one too), for the category calibrator."""
+    X, y, group, is_open, pools, same = [], [], [], [], [], []
     for i, (signals, truth) in enumerate(examples):
         pool = candidate_pool(signals, depth, aux)
         pools.append(pool)
@@ -123,27 +126,57 @@ def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: d
             X.append(feature_rows(signals, pool, programs, aux, verify, frames, detail))
             y.extend(int(p == truth) for p in pool)
             group.extend([i] * len(pool))
+            path = tuple(categories[i]) if categories is not None and categories[i] else None
+            same.extend(-1 if path is None or p not in programs else int(tuple(programs[p].category) == path)
+                        for p in pool)
     if not X:
         raise InputError("no clip has any candidate: nothing to train the re-ranker on")
-    return TrainingSet(np.concatenate(X), np.asarray(y, np.int64), np.asarray(group), np.asarray(is_open), pools)
+    return TrainingSet(np.concatenate(X), np.asarray(y, np.int64), np.asarray(group), np.asarray(is_open), pools,
+                       np.asarray(same, np.int64) if categories is not None else None)
+
+
+def _top_rows(p: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """The row of each clip's best candidate (clips without candidates have none)."""
+    order = np.lexsort((-p, group))
+    first = np.ones(len(order), bool)
+    first[1:] = group[order][1:] != group[order][:-1]
+    return order[first]
 
 
 def _top_confidence(p: np.ndarray, group: np.ndarray, y: np.ndarray, n_clips: int) -> tuple[np.ndarray, np.ndarray]:
     """Per clip: the best candidate's probability and whether that candidate is right (0 without candidates)."""
     conf, correct = np.zeros(n_clips), np.zeros(n_clips, bool)
-    order = np.lexsort((-p, group))
-    first = np.ones(len(order), bool)
-    first[1:] = group[order][1:] != group[order][:-1]
-    top = order[first]
+    top = _top_rows(p, group)
     conf[group[top]], correct[group[top]] = p[top], y[top] == 1
     return conf, correct
+
+
+MIN_CATEGORY_CLIPS = 20  # fewer labelled clips than this: no category calibrator (the matches are folded in as before)
+
+
+def fit_category_calibrator(confidence: np.ndarray, group: np.ndarray, same_category: np.ndarray | None):
+    """P(the clip has its best candidate's category | that candidate's calibrated probability), fitted on the
+    clips' out-of-fold best candidates; None without enough labelled clips.
+
+    It differs from the match calibration: a clip from another season or a spin-off of a catalog program is
+    no match (open set), yet it shares that program's category, and its best candidate is often that program."""
+    if same_category is None:
+        return None
+    top = _top_rows(confidence, group)
+    top = top[same_category[top] >= 0]
+    if len(top) < MIN_CATEGORY_CLIPS or len(np.unique(same_category[top])) < 2:
+        return None
+    return CenteredIsotonic().fit(confidence[top], same_category[top])
 
 
 class Reranker:
     """A fitted classifier over candidate features, its calibrator and its open-set threshold."""
 
-    def __init__(self, settings: RerankSettings, classifier, calibrator, threshold: float, info: dict | None = None):
+    def __init__(self, settings: RerankSettings, classifier, calibrator, threshold: float, info: dict | None = None,
+                 category_calibrator=None):
         self.settings, self.classifier, self.calibrator = settings, classifier, calibrator
+        # P(the clip has the best candidate's category | its probability); None in re-rankers saved before it
+        self.category_calibrator = category_calibrator
         self.threshold = threshold
         self.info = info or {}
         self.features, self._cols = feature_columns(settings)
@@ -166,6 +199,15 @@ class Reranker:
         p = self.probabilities(feature_rows(signals, pool, programs, aux, s.verify, s.verify_frames, s.verify_detail))
         return sorted(zip(pool, p.tolist()), key=lambda kv: (-kv[1], kv[0]))
 
+    def category_matches(self, ranked: list[tuple[str, float]], programs: dict[str, Program]) -> list[tuple[tuple, float]]:
+        """What to fold into the clip's category (CategoryOutput.with_matches): the best candidate's category with the
+        calibrated probability that the clip has it. Without a category calibrator: every candidate's category with
+        its probability of being the clip's program."""
+        known = [(tuple(programs[pid].category), p) for pid, p in ranked if pid in programs]
+        if self.category_calibrator is None:
+            return known
+        return [(known[0][0], float(np.clip(self.category_calibrator.predict([known[0][1]])[0], 0.0, 1.0)))] if known else []
+
     def aux_candidates(self, signals: ClipSignals) -> dict:
         """The auxiliary visual signals' candidates this model read (name -> candidates)."""
         return {n: signals.aux_visual[n] for n in self.settings.aux_visual if n in signals.aux_visual}
@@ -186,6 +228,12 @@ class Reranker:
         return {"kind": "reranker", "format_version": 1, "settings": settings, "features": self.features,
                 "threshold": self.threshold, "info": self.info}
 
+    def _saved(self) -> dict:
+        saved = {"classifier": self.classifier, "calibrator": self.calibrator}
+        if self.category_calibrator is not None:  # absent otherwise, as in re-rankers saved before it
+            saved["category_calibrator"] = self.category_calibrator
+        return saved
+
     def _identity(self, model_sha256: str) -> str:
         body = json.dumps({k: v for k, v in self.config().items() if k != "info"}, sort_keys=True)
         return hashlib.sha256((body + model_sha256).encode()).hexdigest()[:16]
@@ -196,14 +244,14 @@ class Reranker:
         so a loaded model keeps the checksum it was saved with, after its file's hash is verified)."""
         if self._checksum is None:
             buf = io.BytesIO()
-            joblib.dump({"classifier": self.classifier, "calibrator": self.calibrator}, buf)
+            joblib.dump(self._saved(), buf)
             self._checksum = self._identity(hashlib.sha256(buf.getvalue()).hexdigest())
         return self._checksum
 
     def save(self, directory: str | Path) -> str:
         """Write atomically (config.json beside model.joblib); return the checksum."""
         with atomic_directory(Path(directory)) as tmp:
-            joblib.dump({"classifier": self.classifier, "calibrator": self.calibrator}, tmp / MODEL_FILE)
+            joblib.dump(self._saved(), tmp / MODEL_FILE)
             digest = sha256_file(tmp / MODEL_FILE)
             self._checksum = self._identity(digest)
             config = dict(self.config(), checksum=self._checksum, model_sha256=digest)
@@ -224,7 +272,8 @@ def load_reranker(directory: str | Path) -> Reranker:
         raise ModelError(f"{directory}: {MODEL_FILE} is missing or does not match config.json")
     saved = joblib.load(directory / MODEL_FILE)
     settings = RerankSettings(**config["settings"])
-    model = Reranker(settings, saved["classifier"], saved["calibrator"], float(config["threshold"]), config["info"])
+    model = Reranker(settings, saved["classifier"], saved["calibrator"], float(config["threshold"]), config["info"],
+                     saved.get("category_calibrator"))
     if model._identity(config["model_sha256"]) != config.get("checksum"):
         raise ModelError(f"{directory}: config.json does not match its checksum")
     model._checksum = config["checksum"]
@@ -248,11 +297,17 @@ def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
         clf = _classifier(settings).fit(X[train], data.y[train])
         oof[test] = clf.predict_proba(X[test])[:, 1]
     calibrator = CenteredIsotonic().fit(oof, data.y)
-    conf, correct = _top_confidence(calibrator.predict(oof), data.group, data.y, n_clips)
+    calibrated = calibrator.predict(oof)
+    conf, correct = _top_confidence(calibrated, data.group, data.y, n_clips)
+    category_calibrator = fit_category_calibrator(calibrated, data.group, data.same_category)
     threshold, prf = choose_threshold(conf, data.is_open, settings.target_precision)
     classifier = _classifier(settings).fit(X, data.y)
     info = {"clips": n_clips, "open_set_clips": int(data.is_open.sum()), "candidates": int(len(X)),
             "positives": int(data.y.sum()), "folds": folds,
             "out_of_fold": {"top1_accuracy_in_catalog": float(correct[~data.is_open].mean()) if (~data.is_open).any() else None,
                             "ece": expected_calibration_error(conf, correct), "no_match": prf}}
-    return Reranker(settings, classifier, calibrator, threshold, info)
+    if category_calibrator is not None:
+        top = _top_rows(calibrated, data.group)
+        top = top[data.same_category[top] >= 0]
+        info["category_calibration"] = {"clips": int(len(top)), "best_candidate_same_category": float(data.same_category[top].mean())}
+    return Reranker(settings, classifier, calibrator, threshold, info, category_calibrator)

@@ -60,12 +60,13 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     assoc.text_free_category = True  # the no_text ablation's category prior: the model without the clip's text
     clips, rejected = load_queries(queries_path)
     failures = [str(e) for e in rejected]
-    examples = []
+    examples, categories = [], []
     for n, clip in enumerate(clips, 1):
         try:
             signals = assoc.video_signals(clip_video_path(queries_path, clip), clip.clip_id, clip.title,
                                           clip.description)
             examples.append((signals, clip.program_id))
+            categories.append(tuple(clip.category) if clip.category else None)
         except MediaError as e:
             failures.append(f"{clip.clip_id}: {e}")
         if progress:
@@ -97,7 +98,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
             # built with the verification columns when the model reads them (they come last: the no_verify
             # ablation reads the same leading columns)
             sets[key] = training_set(used, assoc.index.programs, s.depth, s.aux_visual, settings.verify,
-                                     s.verify_frames, s.verify_detail)
+                                     s.verify_frames, s.verify_detail, categories)
         model = fit_reranker(sets[key], s)
         model.info.update(index=identity, queries=str(queries_path), failures=len(failures))
         model.save(out if name == "model" else out / ABLATIONS_DIR / name)

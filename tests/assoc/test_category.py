@@ -266,3 +266,46 @@ def test_cli_puts_a_category_model_into_an_existing_index(category_dir, tiny_ind
     half = CliRunner().invoke(app, ["eval", "--category", str(category_dir), "--queries",
                                     str(tiny_universe / "clips" / "val.jsonl"), "--out", str(tmp_path / "rep2")])
     assert half.exit_code == 2 and "--category and --encoder go together" in half.output
+
+
+def test_the_lookups_category_folds_in_the_best_candidate_by_the_category_calibration(category_dir, tiny_index,
+                                                                                       tiny_universe, tmp_path):
+    """A lookup, and the eval's fused results, give the model's category with the best candidate's category folded
+    in by the re-ranker's category calibrator (P(same category | the candidate's probability))."""
+    import shutil
+
+    from assoc.index_update import set_category_model, set_reranker
+    from assoc.rerank.calibration import CenteredIsotonic
+    from assoc.rerank.model import RerankSettings, load_reranker
+    from assoc.rerank.train import train_reranker
+
+    shutil.copytree(tiny_index, tmp_path / "idx")
+    set_category_model(tmp_path / "idx", category_dir)
+    queries = tiny_universe / "clips" / "test.jsonl"
+    settings = RerankSettings(folds=2, depth=10, aux_visual=(), verify=False)
+    train_reranker(tmp_path / "idx", queries, tmp_path / "rr", settings)
+    model = load_reranker(tmp_path / "rr")
+    assert model.category_calibrator is None  # 10 clips: fewer than it needs (MIN_CATEGORY_CLIPS)
+    model.category_calibrator = CenteredIsotonic().fit([0.0, 0.2, 0.4, 1.0], [0, 1, 1, 1])  # one by hand
+    model._checksum = None
+    model.save(tmp_path / "rr2")
+    set_reranker(tmp_path / "idx", tmp_path / "rr2")
+    lookup = Lookup(open_index(tmp_path / "idx"), LookupSettings(short_side=72))
+    cal, programs = lookup.reranker.category_calibrator, lookup.index.programs
+    clips, _ = load_queries(queries)
+    looked, moved = {}, 0
+    for clip in clips[:4]:
+        signals = lookup.video_signals(clip_video_path(queries, clip), clip.clip_id, clip.title, clip.description)
+        ranked = lookup.reranker.score(signals, programs)
+        best, p = ranked[0]
+        q = float(cal.predict([p])[0])
+        expected = signals.category.with_matches([(tuple(programs[best].category), q)]).prediction()
+        result = lookup.result(signals)
+        assert result.category == expected
+        old = signals.category.with_matches([(tuple(programs[pid].category), s) for pid, s in ranked]).prediction()
+        moved += old != expected
+        looked[clip.clip_id] = result.model_dump(mode="json")["category"]
+    assert moved  # not the fold of before (every candidate by its match probability)
+    evaluate(tmp_path / "idx", queries, tmp_path / "rep", LookupSettings(short_side=72), baselines=False)
+    saved = {r["clip_id"]: r["category"] for r in map(json.loads, (tmp_path / "rep" / "results_fused.jsonl").open())}
+    assert all(saved[cid] == cat for cid, cat in looked.items())

@@ -33,7 +33,15 @@ from assoc.rerank.features import (
     feature_rows,
     without_text,
 )
-from assoc.rerank.model import RerankSettings, _top_confidence, load_reranker
+from assoc.rerank.model import (
+    MIN_CATEGORY_CLIPS,
+    Reranker,
+    RerankSettings,
+    _top_confidence,
+    fit_category_calibrator,
+    load_reranker,
+    training_set,
+)
 from assoc.rerank.train import AUTO, train_reranker
 from assoc.schema import Episode, Program
 from assoc.text.query import parse_title
@@ -160,6 +168,56 @@ def test_top_confidence_picks_each_clips_best_candidate():
     y = np.array([1, 0, 1, 0])
     conf, correct = _top_confidence(p, group, y, 3)
     assert conf.tolist() == [0.7, 0.0, 0.5] and correct.tolist() == [False, False, True]
+
+
+def test_category_calibrator_learns_that_an_unsure_best_candidate_can_still_share_the_category():
+    # 60 clips, one row each: the best candidate's calibrated probability of being the clip's program, and whether
+    # its program has the clip's category. Low-probability best candidates (another season: no match) mostly share it.
+    rng = np.random.default_rng(0)
+    conf = np.concatenate([rng.uniform(0.0, 0.3, 30), rng.uniform(0.7, 1.0, 30)])
+    same = np.concatenate([(rng.random(30) < 0.7), np.ones(30, bool)]).astype(np.int64)
+    group = np.arange(60)
+    cal = fit_category_calibrator(conf, group, same)
+    low, high = cal.predict([0.15, 0.9])
+    assert 0.45 < low < 0.9 and high == pytest.approx(1.0)  # far above the 0.15 the match calibration gives
+    assert (np.diff(cal.predict(np.linspace(0, 1, 21))) >= 0).all()
+    # only each clip's best candidate counts: a second, worse row of every clip (never the category) changes nothing
+    both = fit_category_calibrator(np.concatenate([conf, conf / 2]), np.concatenate([group, group]),
+                                   np.concatenate([same, np.zeros(60, np.int64)]))
+    assert both.predict([0.15, 0.9]) == pytest.approx(cal.predict([0.15, 0.9]))
+    # clips without a category (-1) are left out; too few labelled clips, one outcome only, or no labels: none
+    assert fit_category_calibrator(conf, group, np.where(group < 60 - MIN_CATEGORY_CLIPS + 1, -1, same)) is None
+    assert fit_category_calibrator(conf, group, np.ones(60, np.int64)) is None
+    assert fit_category_calibrator(conf, group, None) is None
+
+
+def test_category_matches_fold_the_best_candidate_in_with_the_category_calibration(tmp_path):
+    programs = {"a": _program("a", 1), "b": _program("b", 1).model_copy(update={"category": ["综艺", "真人秀", "户外"]})}
+    ranked = [("a", 0.2), ("b", 0.1), ("gone", 0.05)]
+    cal = CenteredIsotonic().fit([0.1, 0.2, 0.3, 0.9, 0.95], [0, 1, 1, 1, 1])
+    model = Reranker(RerankSettings(), None, CenteredIsotonic().fit([0, 1], [0, 1]), 0.5, {}, category_calibrator=cal)
+    (path, q), = model.category_matches(ranked, programs)
+    assert path == ("电视剧", "古装", "宫廷") and q == pytest.approx(float(cal.predict([0.2])[0])) and q > 0.2
+    assert model.category_matches([], programs) == []
+    plain = Reranker(RerankSettings(), None, model.calibrator, 0.5, {})  # saved before it: every candidate, as before
+    assert plain.category_matches(ranked, programs) == [(("电视剧", "古装", "宫廷"), 0.2), (("综艺", "真人秀", "户外"), 0.1)]
+    # saved with the model and back; a model without one saves the same objects as before (older checksums hold)
+    from sklearn.linear_model import LogisticRegression
+    model.classifier = LogisticRegression().fit(np.eye(2, len(model.features)), [0, 1])
+    model.save(tmp_path / "with")
+    back = load_reranker(tmp_path / "with")
+    assert back.checksum == model.checksum and back.category_calibrator.predict([0.2]) == pytest.approx(q)
+    assert set(plain._saved()) == {"classifier", "calibrator"} and "category_calibrator" in model._saved()
+
+
+def test_training_set_marks_which_candidates_share_the_clips_category():
+    programs = {"a": _program("a", 1), "b": _program("b", 1).model_copy(update={"category": ["综艺", "真人秀", "户外"]})}
+    sig = ClipSignals("c", visual=[_visual("a", 0.6), _visual("b", 0.3)], text=[])
+    data = training_set([(sig, None), (sig, "a"), (sig, "b")], programs, depth=5,
+                        categories=[("电视剧", "古装", "宫廷"), None, ("综艺", "真人秀", "户外")])
+    by_clip = {g: dict(zip(data.pids[g], data.same_category[data.group == g].tolist())) for g in range(3)}
+    assert by_clip == {0: {"a": 1, "b": 0}, 1: {"a": -1, "b": -1}, 2: {"a": 0, "b": 1}}
+    assert training_set([(sig, "a")], programs, depth=5).same_category is None
 
 
 @pytest.fixture(scope="module")
