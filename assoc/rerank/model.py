@@ -156,17 +156,19 @@ MIN_CATEGORY_CLIPS = 20  # fewer labelled clips than this: no category calibrato
 
 def fit_category_calibrator(confidence: np.ndarray, group: np.ndarray, same_category: np.ndarray | None):
     """P(the clip has its best candidate's category | that candidate's calibrated probability), fitted on the
-    clips' out-of-fold best candidates; None without enough labelled clips.
+    clips' out-of-fold best candidates, and a summary for the model's info; (None, None) without enough
+    labelled clips.
 
     It differs from the match calibration: a clip from another season or a spin-off of a catalog program is
     no match (open set), yet it shares that program's category, and its best candidate is often that program."""
     if same_category is None:
-        return None
+        return None, None
     top = _top_rows(confidence, group)
     top = top[same_category[top] >= 0]
     if len(top) < MIN_CATEGORY_CLIPS or len(np.unique(same_category[top])) < 2:
-        return None
-    return CenteredIsotonic().fit(confidence[top], same_category[top])
+        return None, None
+    summary = {"clips": int(len(top)), "best_candidate_same_category": float(same_category[top].mean())}
+    return CenteredIsotonic().fit(confidence[top], same_category[top]), summary
 
 
 class Reranker:
@@ -299,15 +301,13 @@ def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
     calibrator = CenteredIsotonic().fit(oof, data.y)
     calibrated = calibrator.predict(oof)
     conf, correct = _top_confidence(calibrated, data.group, data.y, n_clips)
-    category_calibrator = fit_category_calibrator(calibrated, data.group, data.same_category)
+    category_calibrator, category_summary = fit_category_calibrator(calibrated, data.group, data.same_category)
     threshold, prf = choose_threshold(conf, data.is_open, settings.target_precision)
     classifier = _classifier(settings).fit(X, data.y)
     info = {"clips": n_clips, "open_set_clips": int(data.is_open.sum()), "candidates": int(len(X)),
             "positives": int(data.y.sum()), "folds": folds,
             "out_of_fold": {"top1_accuracy_in_catalog": float(correct[~data.is_open].mean()) if (~data.is_open).any() else None,
                             "ece": expected_calibration_error(conf, correct), "no_match": prf}}
-    if category_calibrator is not None:
-        top = _top_rows(calibrated, data.group)
-        top = top[data.same_category[top] >= 0]
-        info["category_calibration"] = {"clips": int(len(top)), "best_candidate_same_category": float(data.same_category[top].mean())}
+    if category_summary is not None:
+        info["category_calibration"] = category_summary
     return Reranker(settings, classifier, calibrator, threshold, info, category_calibrator)

@@ -177,18 +177,19 @@ def test_category_calibrator_learns_that_an_unsure_best_candidate_can_still_shar
     conf = np.concatenate([rng.uniform(0.0, 0.3, 30), rng.uniform(0.7, 1.0, 30)])
     same = np.concatenate([(rng.random(30) < 0.7), np.ones(30, bool)]).astype(np.int64)
     group = np.arange(60)
-    cal = fit_category_calibrator(conf, group, same)
+    cal, summary = fit_category_calibrator(conf, group, same)
+    assert summary == {"clips": 60, "best_candidate_same_category": pytest.approx(same.mean())}
     low, high = cal.predict([0.15, 0.9])
     assert 0.45 < low < 0.9 and high == pytest.approx(1.0)  # far above the 0.15 the match calibration gives
     assert (np.diff(cal.predict(np.linspace(0, 1, 21))) >= 0).all()
     # only each clip's best candidate counts: a second, worse row of every clip (never the category) changes nothing
-    both = fit_category_calibrator(np.concatenate([conf, conf / 2]), np.concatenate([group, group]),
+    both, _ = fit_category_calibrator(np.concatenate([conf, conf / 2]), np.concatenate([group, group]),
                                    np.concatenate([same, np.zeros(60, np.int64)]))
     assert both.predict([0.15, 0.9]) == pytest.approx(cal.predict([0.15, 0.9]))
     # clips without a category (-1) are left out; too few labelled clips, one outcome only, or no labels: none
-    assert fit_category_calibrator(conf, group, np.where(group < 60 - MIN_CATEGORY_CLIPS + 1, -1, same)) is None
-    assert fit_category_calibrator(conf, group, np.ones(60, np.int64)) is None
-    assert fit_category_calibrator(conf, group, None) is None
+    assert fit_category_calibrator(conf, group, np.where(group < 60 - MIN_CATEGORY_CLIPS + 1, -1, same)) == (None, None)
+    assert fit_category_calibrator(conf, group, np.ones(60, np.int64)) == (None, None)
+    assert fit_category_calibrator(conf, group, None) == (None, None)
 
 
 def test_category_matches_fold_the_best_candidate_in_with_the_category_calibration(tmp_path):
