@@ -395,16 +395,12 @@ class Associator:
                             self.settings.top_k, signals.visual, signals.text, signals.degraded, signals.category,
                             ranked, clip_category, aux, verification, signals.searched if verification else None)
 
-    def category_given_matches(self, category, ranked: list[tuple[str, float]], reranker=None):
-        """The clip's category with its candidates folded in as `reranker` (default: the index's) says
+    def category_given_matches(self, category, ranked: list[tuple[str, float]], reranker):
+        """The clip's category with the candidates `reranker` ranked folded in as it says
         (Reranker.category_matches); None without a category model."""
         if category is None:
             return None
-        reranker = reranker or self.reranker
-        programs = self.index.programs
-        if reranker is None:
-            return category.with_matches([(programs[pid].category, p) for pid, p in ranked if pid in programs])
-        return category.with_matches(reranker.category_matches(ranked, programs))
+        return category.with_matches(reranker.category_matches(ranked, self.index.programs))
 
     def decode(self, path: str | Path, timings: dict) -> tuple[SampledFrames, AudioTrack | None]:
         """Decode the clip's frames once (and its audio track when the category model will read it)."""

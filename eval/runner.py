@@ -73,6 +73,9 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
             vis["visual"] = signals.visual
             scored = {name: m.score(signals, index.programs) for name, m in rerankers.items()  # once per clip
                       if m is not None and signals.text is not None}
+            # each re-ranked result's category: the model given that re-ranker's candidates, as a lookup's is
+            folded = {name: lookup.category_given_matches(signals.category, ranked, rerankers[name])
+                      for name, ranked in scored.items()}
             if signals.category is not None:
                 category_ms.append(signals.timings.get("audio", 0.0) + signals.timings.get("category", 0.0))
                 if clip.category:
@@ -82,12 +85,11 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                         category_outputs[name].append(signals.category if name == "model" else m.predict([feats])[0])
                     if lookup.reranker is not None:  # the lookup's category: the model given the calibrated matches
                         category_outputs.setdefault("model+matches", []).append(
-                            lookup.category_given_matches(signals.category, scored.get("fused", [])))
+                            folded["fused"] if "fused" in folded else signals.category.with_matches([]))
             build = lambda v, t, ranked=None, aux=None, ver=None: build_result(  # noqa: E731
                 clip.clip_id, index, base_threshold if ranked is None else ranked[1], signals.timings,
                 settings.top_k, v, t, signals.degraded, signals.category, ranked[0] if ranked else None, aux=aux,
-                verification=ver,  # a re-ranked result's category has its matches folded in, as a lookup's has
-                clip_category=lookup.category_given_matches(signals.category, ranked[0], ranked[2]) if ranked else None)
+                verification=ver, clip_category=ranked[2] if ranked else None)
             for name in visual_runs:
                 results[name][clip.clip_id] = build(vis[name], None)
             if "text" in results:
@@ -97,7 +99,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                     results[name][clip.clip_id] = lookup.result(signals, use_reranker=False)
                 else:
                     results[name][clip.clip_id] = build(signals.visual, signals.text if model.settings.use_text else None,
-                                                        (scored[name], lookup.threshold_for(model), model),
+                                                        (scored[name], lookup.threshold_for(model), folded[name]),
                                                         model.aux_candidates(signals),
                                                         signals.verification if model.settings.verify else None)
         except MediaError as e:
