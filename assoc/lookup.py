@@ -348,7 +348,40 @@ class Associator:
             out.verified = True
             out.verified_for_text = [p for p in text_best if p not in dict(self.verifier.chosen(lists))]
             out.degraded.extend(problems)
+            if self.verifier.settings.scan:
+                self.scan_programs(out, lists, text_best, sampled)
         return out
+
+    def scan_targets(self, lists: list[list[VisualCandidate]], text_best: list[str],
+                     verification: dict) -> list[tuple[str, bool]]:
+        """The programs whose episodes are scanned for the clip (VerifySettings.scan): the text's best, then the best
+        of each visual list, that are catalog programs with no alignment verified at `enough` (at a scale of at least
+        `confirm_scale`); at most `scan` of them, each with whether only the text chose it."""
+        st = self.verifier.settings
+        visual_best = [cs[0].program_id for cs in lists if cs]
+        out: list[tuple[str, bool]] = []
+        for pid in dict.fromkeys([*text_best[:1], *visual_best]):
+            v = verification.get(pid)
+            confirmed = v is not None and st.enough is not None and v.fit_trimmed >= st.enough and v.scale >= st.confirm_scale
+            if pid in self.index.programs and not confirmed:
+                out.append((pid, pid not in visual_best))
+        return out[: st.scan]
+
+    def scan_programs(self, out: ClipSignals, lists: list[list[VisualCandidate]], text_best: list[str],
+                      sampled: SampledFrames) -> None:
+        """Scan the episodes of the clip's scan targets and keep each scan's verification where it fits better than
+        the program's own (or the program had none); what a scan chosen by the text alone replaced is kept in
+        `out.unscanned` for the visual-only re-ranker."""
+        targets = self.scan_targets(lists, text_best, out.verification)
+        programs = [(pid, [e.episode_id for e in self.index.programs[pid].episodes]) for pid, _ in targets]
+        found, problems = self.verifier.scan(sampled.frames, sampled.times, programs, out.timings)
+        out.degraded.extend(problems)
+        for pid, for_text in targets:
+            v, before = found.get(pid), out.verification.get(pid)
+            if v is not None and (before is None or v.fit_trimmed > before.fit_trimmed):
+                if for_text:
+                    out.unscanned[pid] = before
+                out.verification[pid] = v
 
     def search_programs(self, programs: list[str], lists: list[list[VisualCandidate]], embedded: dict[str, np.ndarray],
                         sampled: SampledFrames, timings: dict, degraded: list[str]) -> dict[str, list[VisualCandidate]]:

@@ -35,6 +35,8 @@ from assoc.media import frame_size
 WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
 DETAIL_WIDTH = 128  # the width of the detail check, for a re-ranker that reads it (VerifySettings.detail_width)
 PROGRAM_SEARCH = 20  # keyframes per clip frame of a program searched alone (VerifySettings.program_search), when on
+SCAN_PROGRAMS = 3  # programs scanned per clip (VerifySettings.scan) by a re-ranker trained with the scan
+SCAN_SPEEDS = (0.5, 2.0)
 
 
 @dataclass
@@ -83,6 +85,17 @@ class VerifySettings:
     # alignments the visual lists found are verified (the default: on the bench it moved neither no-match precision
     # nor recall@1 beyond noise, docs/fusion.md; `assoc train reranker --program-search` saves PROGRAM_SEARCH)
     program_search: int | None = None
+    # programs whose episodes are scanned end to end for the clip's alignment (scan_alignments) when none of their
+    # alignments fitted at `enough`: the text's best, then the best of each visual list, at most this many. A clip
+    # with a colour edit and a crop finds other programs' keyframes first, so no visual list aligns the program it
+    # was cut from and nothing verifies it; scanning finds where in the episode it fits. None: no scan (re-rankers
+    # trained before stop 23; `assoc train reranker` saves SCAN_PROGRAMS)
+    scan: int | None = None
+    scan_width: int = 32  # the scan compares episode frames at this width ...
+    scan_step: float = 0.5  # ... every this many seconds
+    scan_frames: int = 6  # clip frames scanned, evenly over the clip
+    scan_speeds: int = 25  # speeds tried, geometrically from 0.5 to 2 (the aligner's range)
+    scan_hypotheses: int = 2  # the scan's best distinct alignments of a program then verified as any other
 
     def __post_init__(self):
         self.scales = tuple(self.scales)
@@ -101,7 +114,7 @@ class VerifySettings:
 # settings added after stop 15, at the values that reproduce what verification did before them (a re-ranker trained
 # then saved every other setting)
 ADDED = {"landscape_min_scale": None, "border_quantile": None, "portrait_heights": None, "portrait_width": None,
-         "detail_width": None, "program_search": None}
+         "detail_width": None, "program_search": None, "scan": None}
 # what verification did before its settings were saved with the re-ranker (stop 14's re-rankers read these)
 LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None,
                         scales=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32), **ADDED)
@@ -379,6 +392,62 @@ class Verifier:
         self.episode_path = episode_path
         self.settings = settings or VerifySettings()
 
+    def _prepare(self, frames: np.ndarray, needed: bool = True):
+        """(settings for this clip, its band templates, its whole-frame templates or None, the episode windows' cache,
+        the detail check or None): a portrait clip's width and scales, as `settings` say."""
+        st = self.settings
+        portrait = bool(len(frames)) and is_portrait(frames[0])
+        if portrait and st.portrait_width:
+            st = replace(st, width=st.portrait_width)
+        templates = clip_templates(frames, 2 * st.width, border_quantile=st.border_quantile) if needed else []
+        whole = None
+        if portrait and st.portrait_heights and needed:
+            whole = portrait_templates(frames, 2 * st.width * 9 // 16, st.border_quantile)
+        if st.landscape_min_scale is not None and len(frames) and (not portrait or whole is not None):
+            st = replace(st, scales=tuple(s for s in st.scales if s >= st.landscape_min_scale))
+        check = DetailCheck(frames, portrait, st) if st.detail_width and needed else None
+        return st, templates, whole, EpisodeWindows(st.width), check
+
+    def scan(self, frames: np.ndarray, times: np.ndarray, programs: list[tuple[str, list[str]]],
+             timings: dict | None = None) -> tuple[dict[str, Verification], list[str]]:
+        """program -> the best verification of the alignments found by scanning its episodes end to end
+        (scan_episode; the best `scan_hypotheses` distinct ones of the program are verified), for each of `programs`
+        (program, its episode ids); and the problems met (a missing or undecodable episode is left out, the rest go
+        on)."""
+        t0 = time.perf_counter()
+        out: dict[str, Verification] = {}
+        problems: list[str] = []
+        if programs and len(frames):
+            st, templates, whole, windows, check = self._prepare(frames)
+            for pid, episode_ids in programs:
+                found, paths = [], {}
+                for eid in episode_ids:
+                    path = self.episode_path(eid)
+                    if path is None:
+                        problems.append(f"scan: episode {eid} has no video in the catalog")
+                        continue
+                    try:
+                        episode, step = read_scan(path, st.scan_width, st.scan_step)
+                    except MediaError as e:
+                        problems.append(f"scan: {e}")
+                        continue
+                    paths[eid] = path
+                    found += [(fit, eid, *rest) for fit, *rest in scan_episode(templates, whole, times, episode, step, st)]
+                for _, eid, start, clip_start, speed in _distinct(sorted(found, key=lambda h: -h[0]),
+                                                                  st.scan_hypotheses):
+                    path = paths[eid]
+                    try:
+                        v = verify_segment(templates, times, eid, lambda a, b, p=path: windows(p, a, b), start,
+                                           clip_start, speed, st, None, whole, partial(check, path) if check else None)
+                    except MediaError as e:
+                        problems.append(f"scan: {e}")
+                        continue
+                    if v is not None and (pid not in out or v.fit_trimmed > out[pid].fit_trimmed):
+                        out[pid] = v
+        if timings is not None:
+            timings["scan"] = round((time.perf_counter() - t0) * 1000, 2)
+        return out, problems
+
     def chosen(self, lists: Iterable[list], also: Iterable[str] = (),
                searched: dict[str, list] | None = None) -> list[tuple[str, list]]:
         """The programs to verify, each with its candidates: the best `candidates` by their best score in any
@@ -407,18 +476,7 @@ class Verifier:
         out: dict[str, Verification] = {}
         problems: list[str] = []
         chosen = self.chosen(lists, also, searched)
-        st = self.settings
-        portrait = bool(len(frames)) and is_portrait(frames[0])
-        if portrait and st.portrait_width:
-            st = replace(st, width=st.portrait_width)
-        templates = clip_templates(frames, 2 * st.width, border_quantile=st.border_quantile) if chosen else []
-        whole = None
-        if portrait and st.portrait_heights and chosen:
-            whole = portrait_templates(frames, 2 * st.width * 9 // 16, st.border_quantile)
-        if st.landscape_min_scale is not None and len(frames) and (not portrait or whole is not None):
-            st = replace(st, scales=tuple(s for s in st.scales if s >= st.landscape_min_scale))
-        windows = EpisodeWindows(st.width)
-        check = DetailCheck(frames, portrait, st) if st.detail_width and chosen else None
+        st, templates, whole, windows, check = self._prepare(frames, bool(chosen))
         for pid, cands in chosen:
             for seg in _alignments(cands, st):
                 path = self.episode_path(seg[0])
@@ -466,3 +524,78 @@ def _alignments(cands: list, settings: VerifySettings = LEGACY) -> list[tuple[st
             if not same:
                 found.append(v)
     return found[: settings.alignments]
+
+
+def read_scan(path: str | Path, width: int, step: float) -> tuple[np.ndarray, float]:
+    """An episode's luminance frames every `step` seconds (the nearest whole number of frames), `width` wide, and the
+    seconds between them."""
+    stride = {}
+
+    def every(n: int, fps: float) -> list[int]:
+        stride["k"] = max(1, int(round(step * fps)))
+        return list(range(0, n, stride["k"]))
+
+    frames, fps, _ = _decode(path, width, every)
+    return frames, stride["k"] / fps
+
+
+def scan_episode(templates: list[np.ndarray], whole: list[np.ndarray] | None, times: np.ndarray,
+                 episode: np.ndarray, step: float, settings: VerifySettings) -> list[tuple[float, float, float, float]]:
+    """Where in one episode the clip fits, from all of it: (coarse fit, source start, clip start, speed) for each
+    transform (band scale or portrait height, mirrored or not) and speed, at the best start.
+
+    `episode`: its luminance frames every `step` seconds (read_scan). Each of `settings.scan_frames` clip frames
+    (evenly over the clip) is matched by normalised cross-correlation at every position against every episode frame
+    at once (the frames stacked into one tall image; positions across two frames are left out); at a speed v an
+    alignment puts clip time t at source time start + (t - clip start) x v, and its coarse fit is the trimmed mean over
+    the clip frames of their fit at the episode frame it predicts. The coarse fit is no verification: the transform's
+    position is free per frame, and the source time is `step` coarse; verify_segment then fits the alignment found."""
+    n_ep, eh, ew = episode.shape
+    if not len(templates) or n_ep == 0:
+        return []
+    sel = sorted(set(np.linspace(0, len(templates) - 1, min(settings.scan_frames, len(templates))).round().astype(int)))
+    tall = episode.reshape(n_ep * eh, ew).astype(np.float32)
+    fits: dict[tuple, dict[int, np.ndarray]] = {}  # (kind, scale, mirrored) -> clip frame -> fit per episode frame
+    for i in sel:
+        for kind, s, tpl, tw, th in _template_sizes(templates[i], whole[i] if whole else None, ew, eh, settings):
+            small = cv2.resize(tpl, (tw, th), interpolation=cv2.INTER_AREA)
+            if small.std() < 2.0:  # flat: says nothing
+                continue
+            for flip in (False, True):
+                t = np.ascontiguousarray(small[:, ::-1] if flip else small).astype(np.float32)
+                m = cv2.matchTemplate(tall, t, cv2.TM_CCOEFF_NORMED)
+                rows = np.full((n_ep * eh, m.shape[1]), -1.0, np.float32)
+                rows[: m.shape[0]] = m
+                fits.setdefault((kind, s, flip), {})[i] = rows.reshape(n_ep, eh, -1)[:, : eh - th + 1].max(axis=(1, 2))
+    lo, hi = SCAN_SPEEDS
+    speeds = np.exp(np.linspace(np.log(lo), np.log(hi), settings.scan_speeds))
+    t0 = float(times[sel[0]])
+    out = []
+    for per in fits.values():
+        used = sorted(per)
+        if len(used) < max(2, len(sel) // 2):
+            continue
+        m = np.stack([per[i] for i in used])
+        keep = max(1, int(np.ceil(0.75 * len(used))))
+        for v in speeds:
+            off = np.round((times[used] - t0) * v / step).astype(int)
+            starts = n_ep - int(off.max())
+            if starts <= 0:
+                continue
+            at = np.stack([m[k, off[k] : off[k] + starts] for k in range(len(used))])
+            score = -np.sort(-at, axis=0)[:keep].mean(axis=0)
+            j = int(np.argmax(score))
+            out.append((float(score[j]), j * step, t0, float(v)))
+    return out
+
+
+def _distinct(hypotheses: list[tuple], n: int) -> list[tuple]:
+    """The first `n` of (fit, episode, start, clip start, speed) hypotheses, best first, that are not the same alignment
+    as one before (same episode, start within 2 s, speed within 0.1)."""
+    kept: list[tuple] = []
+    for h in hypotheses:
+        if len(kept) >= n:
+            break
+        if not any(h[1] == k[1] and abs(h[2] - k[2]) < 2.0 and abs(h[4] - k[4]) < 0.1 for k in kept):
+            kept.append(h)
+    return kept

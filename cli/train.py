@@ -160,6 +160,9 @@ def reranker(
                                                      "list ranks it among those verified, is searched among its own "
                                                      "keyframes and verified (no gain measured on the bench; "
                                                      "docs/fusion.md)"),
+    scan: bool = typer.Option(True, help="with --verify: scan the episodes of the text's best and of each visual "
+                                         "list's best, when no alignment of theirs was verified, for where the clip "
+                                         "fits (about +0.3 s a program on this CPU; docs/fusion.md)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""
@@ -171,7 +174,7 @@ def reranker(
     s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux,
                        verify=verify, verify_frames=verify_frames, verify_detail=verify_detail)
     report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"),
-                            catalog_root=settings().catalog_root, program_search=program_search)
+                            catalog_root=settings().catalog_root, program_search=program_search, scan=scan)
     typer.echo(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=2, ensure_ascii=False))
     for f in report["failures"]:
         typer.echo(f"failed: {f}", err=True)

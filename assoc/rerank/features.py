@@ -66,6 +66,9 @@ class ClipSignals:
     # program -> its alignments found by searching only its own keyframes (the text's best, which the visual signals
     # did not rank among those verified: assoc.verify.VerifySettings.program_search)
     searched: dict[str, list[VisualCandidate]] = field(default_factory=dict)
+    # program -> the verification (or None) that a scan of its episodes, chosen only because the text signal ranked it
+    # first, replaced in `verification` (assoc.verify.VerifySettings.scan): what the visual-only re-ranker sees
+    unscanned: dict = field(default_factory=dict)
     degraded: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
 
@@ -74,9 +77,10 @@ def without_text(signals: ClipSignals) -> ClipSignals:
     """The same clip as if it had no title or description: the input of the visual-only re-ranker (which
     does not see the verification of a program the text signal alone chose either, nor a category the text
     moved: its category is the model's without the text, and missing when that was not computed)."""
-    verification = {p: v for p, v in signals.verification.items() if p not in signals.verified_for_text}
+    verification = {p: signals.unscanned.get(p, v) for p, v in signals.verification.items()}
+    verification = {p: v for p, v in verification.items() if v is not None and p not in signals.verified_for_text}
     return replace(signals, text=None, parsed=ParsedTitle(), verification=verification, verified_for_text=[],
-                   searched={}, category=signals.category_without_text, category_without_text=None)
+                   searched={}, unscanned={}, category=signals.category_without_text, category_without_text=None)
 
 
 def rrf_scores(signals: ClipSignals, k: int = 60) -> dict[str, float]:

@@ -33,21 +33,24 @@ def index_identity(manifest: dict) -> dict:
 def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | Path,
                    settings: RerankSettings | None = None, es: dict | None = None,
                    progress: Callable[[int, int], None] | None = None, catalog_root: str | None = None,
-                   program_search: bool = False) -> dict:
+                   program_search: bool = False, scan: bool = True) -> dict:
     """Fit the re-ranker (and its no-category ablation) on the labelled clips; return the training report.
     `program_search`: verification also searches the program the title names among its own keyframes
-    (assoc.verify.VerifySettings.program_search), saved with the model so that lookups do the same."""
+    (assoc.verify.VerifySettings.program_search), saved with the model so that lookups do the same. `scan`: the
+    episodes of the clip's likeliest programs that no alignment verified are scanned for where it fits
+    (VerifySettings.scan, SCAN_PROGRAMS of them), saved likewise."""
     from dataclasses import asdict, replace
 
     from assoc.lookup import Associator, LookupSettings
-    from assoc.verify import DETAIL_WIDTH, PROGRAM_SEARCH, VerifySettings
+    from assoc.verify import DETAIL_WIDTH, PROGRAM_SEARCH, SCAN_PROGRAMS, VerifySettings
 
     # as `assoc train reranker` does
     settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True)
     if settings.verify and settings.verify_settings is None:  # saved with the model: lookups verify the same way
         # the detail check costs a decode of the episodes at its width: only for a model that reads it
         verify_settings = VerifySettings(detail_width=DETAIL_WIDTH if settings.verify_detail else None,
-                                         program_search=PROGRAM_SEARCH if program_search else None)
+                                         program_search=PROGRAM_SEARCH if program_search else None,
+                                         scan=SCAN_PROGRAMS if scan else None)
         settings = replace(settings, verify_settings=asdict(verify_settings))
     assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
                             scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,

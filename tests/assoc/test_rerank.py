@@ -46,7 +46,7 @@ from assoc.rerank.train import AUTO, train_reranker
 from assoc.schema import Episode, Program
 from assoc.text.query import parse_title
 from assoc.text.signal import TextCandidate
-from assoc.verify import DETAIL_WIDTH, LEGACY, Verification, VerifySettings
+from assoc.verify import DETAIL_WIDTH, LEGACY, SCAN_PROGRAMS, Verification, VerifySettings
 from assoc.visual import VisualCandidate
 from eval.runner import evaluate
 
@@ -247,8 +247,8 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     assert isinstance(model.calibrator, CenteredIsotonic)
     # the verification settings it was trained with are saved with it, and a lookup through it verifies that way
     # (with the detail check's width: it reads the check)
-    assert VerifySettings(**config["settings"]["verify_settings"]) == VerifySettings(detail_width=DETAIL_WIDTH)
-    assert VerifySettings.from_config(model.settings.verify_settings) == VerifySettings(detail_width=DETAIL_WIDTH)
+    assert VerifySettings(**config["settings"]["verify_settings"]) == VerifySettings(detail_width=DETAIL_WIDTH, scan=SCAN_PROGRAMS)
+    assert VerifySettings.from_config(model.settings.verify_settings) == VerifySettings(detail_width=DETAIL_WIDTH, scan=SCAN_PROGRAMS)
     # one saved before they were recorded (no verify_settings in its config) verifies as verification then did
     legacy = load_reranker(out)
     legacy.settings, legacy._checksum = replace(legacy.settings, verify_settings=None), None
@@ -265,7 +265,7 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     no_detail = load_reranker(out / "ablations" / "no_verify_detail")  # reads what stop 17's re-rankers read
     assert no_detail.features == [f for f in model.features if f not in VERIFY_DETAIL]
     assert "verify_detail" not in json.loads((out / "ablations" / "no_verify_detail" / "config.json").read_text())["settings"]
-    assert VerifySettings.from_config(no_detail.settings.verify_settings) == VerifySettings()  # no decode for it
+    assert VerifySettings.from_config(no_detail.settings.verify_settings) == VerifySettings(scan=SCAN_PROGRAMS)  # no decode for it
     assert load_reranker(out / "ablations" / "no_aux_visual").settings.aux_visual == ()
     assert "use_text" not in config["settings"]  # listed only when off: older re-rankers keep their checksums
     visual_only = load_reranker(out / "ablations" / "no_text")
@@ -289,7 +289,7 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
     assert open_index(index_dir).manifest["reranker"]["checksum"] == section["checksum"]
     assoc = Associator.open(index_dir, LOOKUP)
     assert assoc.reranker is not None and assoc.threshold == assoc.reranker.threshold
-    assert assoc.verifier.settings == VerifySettings.from_config(assoc.reranker.settings.verify_settings) == VerifySettings(detail_width=DETAIL_WIDTH)
+    assert assoc.verifier.settings == VerifySettings.from_config(assoc.reranker.settings.verify_settings) == VerifySettings(detail_width=DETAIL_WIDTH, scan=SCAN_PROGRAMS)
     clips, _ = load_queries(tiny_universe / "clips" / "test.jsonl")
     results, failures = assoc.lookup_clips(tiny_universe / "clips" / "test.jsonl", clips)
     assert not failures

@@ -243,3 +243,71 @@ def test_a_program_the_title_names_is_searched_among_its_own_keyframes_then_veri
     # off (a re-ranker saved before the setting existed): nothing is searched
     off = Associator.open(tiny_index, signals=["visual"], verify=VerifySettings(program_search=None))
     assert off.search_programs([clip.program_id], [], embedded, sampled, {}, []) == {}
+
+
+def test_a_scan_finds_where_a_clip_fits_in_its_episode_with_no_alignment_given(universe):
+    from assoc.verify import read_scan, scan_episode
+
+    videos, queries, plain = universe
+    st = VerifySettings(scan=2)
+    verifier = Verifier(lambda e: videos.get(e), st)
+    own, other = [], []
+    for clip in plain:
+        sampled = sample_frames(clip_video_path(queries, clip), fps=2.0, max_frames=16, short_side=144)
+        # nothing aligned it: the whole episode is scanned, and the best coarse alignment is where it was cut
+        episode, step = read_scan(videos[clip.episode_id], st.scan_width, st.scan_step)
+        assert step == pytest.approx(st.scan_step, abs=0.1) and episode.shape[2] == st.scan_width
+        hyps = sorted(scan_episode(clip_templates(sampled.frames), None, sampled.times, episode, step, st),
+                      key=lambda h: -h[0])
+        fit, start, clip_start, speed = hyps[0]
+        # the source time it predicts for the clip's middle frame (a short clip leaves the speed loose)
+        mid = float(sampled.times[len(sampled.times) // 2])
+        assert abs(start + (mid - clip_start) * speed - (clip.start + mid)) <= 1.0, (clip.clip_id, hyps[0])
+        wrong = next(e for e in videos if e[:-3] != clip.episode_id[:-3])  # another program's episode
+        found, problems = verifier.scan(sampled.frames, sampled.times, [("own", [clip.episode_id]), ("other", [wrong])])
+        assert not problems and found["own"].episode_id == clip.episode_id
+        own.append(found["own"].fit_trimmed)
+        other.append(found["other"].fit_trimmed if "other" in found else -1.0)
+    own, other = np.array(own), np.array(other)
+    assert np.median(own) > 0.7 and np.mean(own > other + 0.05) >= 0.75, (own, other)
+
+
+def test_a_scan_reports_a_missing_episode_and_goes_on_with_the_rest(universe, tmp_path):
+    videos, queries, plain = universe
+    clip = plain[0]
+    sampled = sample_frames(clip_video_path(queries, clip), fps=2.0, max_frames=16, short_side=144)
+    paths = dict(videos, gone=tmp_path / "gone.mp4")
+    timings: dict = {}
+    found, problems = Verifier(lambda e: paths.get(e), VerifySettings(scan=1)).scan(
+        sampled.frames, sampled.times, [("p", ["gone", "unknown", clip.episode_id])], timings)
+    assert found["p"].episode_id == clip.episode_id and timings["scan"] > 0
+    assert len(problems) == 2 and "gone.mp4" in problems[0] and "not found" in problems[0]
+    assert "unknown" in problems[1] and "no video" in problems[1]
+
+
+def test_the_lookup_scans_the_texts_best_and_each_visual_lists_best_unless_confirmed(tiny_index, universe):
+    from assoc.lookup import Associator, LookupSettings
+    from assoc.rerank.features import ClipSignals, without_text
+    from assoc.verify import Verification
+
+    videos, queries, plain = universe
+    assoc = Associator.open(tiny_index, LookupSettings(short_side=72), signals=["visual"], verify=VerifySettings(scan=2))
+    clip = plain[0]
+    sampled, _ = assoc.decode(clip_video_path(queries, clip), {})
+    others = [p for p in assoc.index.programs if p != clip.program_id]
+    wrong = VisualCandidate(others[0], 0.9, 10, 16, 0.9, None, None, None)
+    third = VisualCandidate(others[1], 0.5, 5, 16, 0.5, None, None, None)
+    # the text's best first (chosen by the text alone), then each visual list's best; at most `scan`
+    targets = assoc.scan_targets([[wrong], [third]], [clip.program_id], {})
+    assert targets == [(clip.program_id, True), (others[0], False)]
+    # a program verified at `enough` is not scanned again; one the catalog lacks is not scanned
+    confirmed = Verification(others[0], 0.9, 0.9, 0.9, 8, 1.0, False, 0.0)
+    assert assoc.scan_targets([[wrong], [third]], ["no-such-program"], {others[0]: confirmed}) == [(others[1], False)]
+    out = ClipSignals(clip.clip_id, verified=True, timings={})
+    assoc.scan_programs(out, [[wrong]], [clip.program_id], sampled)
+    assert out.verification[clip.program_id].episode_id == clip.episode_id
+    assert out.verification[clip.program_id].fit_trimmed > 0.7 and out.timings["scan"] > 0
+    assert out.unscanned == {clip.program_id: None}
+    # the visual-only re-ranker does not see what the text alone had scanned
+    assert clip.program_id not in without_text(out).verification
+    assert set(without_text(out).verification) == set(out.verification) - {clip.program_id}
