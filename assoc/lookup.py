@@ -361,9 +361,7 @@ class Associator:
         visual_best = [cs[0].program_id for cs in lists if cs]
         out: list[tuple[str, bool]] = []
         for pid in dict.fromkeys([*text_best[:1], *visual_best]):
-            v = verification.get(pid)
-            confirmed = v is not None and st.enough is not None and v.fit_trimmed >= st.enough and v.scale >= st.confirm_scale
-            if pid in self.index.programs and not confirmed:
+            if pid in self.index.programs and not st.confirms(verification.get(pid)):
                 out.append((pid, pid not in visual_best))
         return out[: st.scan]
 

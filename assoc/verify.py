@@ -85,7 +85,7 @@ class VerifySettings:
     # alignments the visual lists found are verified (the default: on the bench it moved neither no-match precision
     # nor recall@1 beyond noise, docs/fusion.md; `assoc train reranker --program-search` saves PROGRAM_SEARCH)
     program_search: int | None = None
-    # programs whose episodes are scanned end to end for the clip's alignment (scan_alignments) when none of their
+    # programs whose episodes are scanned end to end for the clip's alignment (scan_episode) when none of their
     # alignments fitted at `enough`: the text's best, then the best of each visual list, at most this many. A clip
     # with a colour edit and a crop finds other programs' keyframes first, so no visual list aligns the program it
     # was cut from and nothing verifies it; scanning finds where in the episode it fits. None: no scan (re-rankers
@@ -103,6 +103,11 @@ class VerifySettings:
             self.portrait_heights = tuple(self.portrait_heights)
         if self.speed_range is not None:
             self.speed_range = tuple(self.speed_range)
+
+    def confirms(self, v: "Verification | None") -> bool:
+        """Whether a verification settles its program: a trimmed fit of at least `enough` at a scale of at least
+        `confirm_scale` (its other alignments are not verified, nor its episodes scanned); never when `enough` is None."""
+        return self.enough is not None and v is not None and v.fit_trimmed >= self.enough and v.scale >= self.confirm_scale
 
     @classmethod
     def from_config(cls, config: dict | None) -> "VerifySettings":
@@ -492,7 +497,7 @@ class Verifier:
                     continue
                 if v is not None and (pid not in out or v.fit_trimmed > out[pid].fit_trimmed):
                     out[pid] = v
-                if st.enough is not None and v is not None and v.fit_trimmed >= st.enough and v.scale >= st.confirm_scale:
+                if st.confirms(v):
                     break  # confirmed: its other alignments are not tried (they would cost as much again)
         if timings is not None:
             timings["verify"] = round((time.perf_counter() - t0) * 1000, 2)
