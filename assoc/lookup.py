@@ -355,10 +355,10 @@ class Associator:
     def scan_targets(self, lists: list[list[VisualCandidate]], text_best: list[str],
                      verification: dict) -> list[tuple[str, bool]]:
         """The programs whose episodes are scanned for the clip (VerifySettings.scan): the text's best, then the best
-        of each visual list, that are catalog programs with no alignment verified at `enough` (at a scale of at least
-        `confirm_scale`); at most `scan` of them, each with whether only the text chose it."""
+        of each visual list (in `scan_order`), that are catalog programs with no alignment verified at `enough` (at a
+        scale of at least `confirm_scale`); at most `scan` of them, each with whether only the text chose it."""
         st = self.verifier.settings
-        visual_best = [cs[0].program_id for cs in lists if cs]
+        visual_best = [cs[0].program_id for cs in (lists[::-1] if st.scan_order == "reversed" else lists) if cs]
         out: list[tuple[str, bool]] = []
         for pid in dict.fromkeys([*text_best[:1], *visual_best]):
             if pid in self.index.programs and not st.confirms(verification.get(pid)):

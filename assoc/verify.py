@@ -29,12 +29,13 @@ import cv2
 import numpy as np
 
 from assoc.encoders.canonical import canonical_view, is_portrait, trim_black_borders
-from assoc.errors import MediaError
+from assoc.errors import InputError, MediaError
 from assoc.media import frame_size
 
 WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
 DETAIL_WIDTH = 128  # the width of the detail check, for a re-ranker that reads it (VerifySettings.detail_width)
 PROGRAM_SEARCH = 20  # keyframes per clip frame of a program searched alone (VerifySettings.program_search), when on
+SCAN_ORDERS = ("reversed", "lists")  # VerifySettings.scan_order
 SCAN_PROGRAMS = 3  # programs scanned per clip (VerifySettings.scan) by a re-ranker trained with the scan
 SCAN_SPEEDS = (0.5, 2.0)
 
@@ -96,6 +97,11 @@ class VerifySettings:
     scan_frames: int = 6  # clip frames scanned, evenly over the clip
     scan_speeds: int = 25  # speeds tried, geometrically from 0.5 to 2 (the aligner's range)
     scan_hypotheses: int = 2  # the scan's best distinct alignments of a program then verified as any other
+    # the order the visual lists' bests are taken in after the text's: "reversed", the auxiliary encoders last
+    # listed first (relative histogram, luma thumbnail, colour histogram, then the main encoder: the colour edit
+    # that hides a clip's program from the others leaves the relative histogram's list finding it most often);
+    # "lists", the lists' own order (re-rankers trained at stop 23)
+    scan_order: str = "reversed"
 
     def __post_init__(self):
         self.scales = tuple(self.scales)
@@ -103,6 +109,8 @@ class VerifySettings:
             self.portrait_heights = tuple(self.portrait_heights)
         if self.speed_range is not None:
             self.speed_range = tuple(self.speed_range)
+        if self.scan_order not in SCAN_ORDERS:
+            raise InputError(f"unknown scan order '{self.scan_order}'; known: {', '.join(SCAN_ORDERS)}")
 
     def confirms(self, v: "Verification | None") -> bool:
         """Whether a verification settles its program: a trimmed fit of at least `enough` at a scale of at least
@@ -119,7 +127,7 @@ class VerifySettings:
 # settings added after stop 15, at the values that reproduce what verification did before them (a re-ranker trained
 # then saved every other setting)
 ADDED = {"landscape_min_scale": None, "border_quantile": None, "portrait_heights": None, "portrait_width": None,
-         "detail_width": None, "program_search": None, "scan": None}
+         "detail_width": None, "program_search": None, "scan": None, "scan_order": "lists"}
 # what verification did before its settings were saved with the re-ranker (stop 14's re-rankers read these)
 LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None,
                         scales=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32), **ADDED)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
 
 from assoc.catalog import clip_video_path, load_catalog, load_queries
-from assoc.errors import MediaError
+from assoc.errors import InputError, MediaError
 from assoc.media import sample_frames
 from assoc.verify import (
     ADDED,
@@ -297,9 +297,17 @@ def test_the_lookup_scans_the_texts_best_and_each_visual_lists_best_unless_confi
     others = [p for p in assoc.index.programs if p != clip.program_id]
     wrong = VisualCandidate(others[0], 0.9, 10, 16, 0.9, None, None, None)
     third = VisualCandidate(others[1], 0.5, 5, 16, 0.5, None, None, None)
-    # the text's best first (chosen by the text alone), then each visual list's best; at most `scan`
+    # the text's best first (chosen by the text alone), then each visual list's best, the last list first; at most
+    # `scan`
     targets = assoc.scan_targets([[wrong], [third]], [clip.program_id], {})
-    assert targets == [(clip.program_id, True), (others[0], False)]
+    assert targets == [(clip.program_id, True), (others[1], False)]
+    # in the lists' own order for a re-ranker trained so (stop 23's, which saved no scan_order)
+    assoc.verifier.settings = VerifySettings.from_config({**asdict(VerifySettings(scan=2)), "scan_order": "lists"})
+    assert assoc.scan_targets([[wrong], [third]], [clip.program_id], {}) == [(clip.program_id, True), (others[0], False)]
+    saved = {k: v for k, v in asdict(VerifySettings(scan=2)).items() if k != "scan_order"}
+    assert VerifySettings.from_config(saved).scan_order == "lists"
+    with pytest.raises(InputError, match="unknown scan order 'sideways'"):
+        VerifySettings(scan_order="sideways")
     # a program verified at `enough` is not scanned again; one the catalog lacks is not scanned
     confirmed = Verification(others[0], 0.9, 0.9, 0.9, 8, 1.0, False, 0.0)
     assert assoc.scan_targets([[wrong], [third]], ["no-such-program"], {others[0]: confirmed}) == [(others[1], False)]
