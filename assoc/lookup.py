@@ -29,7 +29,7 @@ from assoc.schema import (
 )
 from assoc.text.query import parse_title
 from assoc.text.signal import TextCandidate
-from assoc.verify import Verifier, VerifySettings
+from assoc.verify import ScanCache, Verifier, VerifySettings
 from assoc.visual import VisualCandidate, program_neighbours, vote
 from indexes.errors import IndexBackendError
 
@@ -45,6 +45,7 @@ class LookupSettings:
     top_k: int = 10
     threshold: float | None = None  # None: the index's open-set threshold
     catalog_root: str | None = None  # where the catalog's videos are (verification); None: beside the catalog file
+    scan_cache_mb: float = 256.0  # episodes' scan frames kept between lookups (assoc.verify.ScanCache); 0: none
 
 
 def resolve_signals(index: OpenIndex, requested: Iterable[str] | None) -> list[str]:
@@ -212,7 +213,8 @@ class Associator:
             verify = reads
         if verify is True:
             verify = VerifySettings.from_config(self.reranker.settings.verify_settings) if reads else VerifySettings()
-        self.verifier = Verifier(self._episode_video, verify) if verify and "visual" in self.signals else None
+        cache = ScanCache(int(self.settings.scan_cache_mb * 2**20)) if self.settings.scan_cache_mb > 0 else None
+        self.verifier = Verifier(self._episode_video, verify, cache) if verify and "visual" in self.signals else None
         # also the category without the clip's title and description (ClipSignals.category_without_text): what a
         # re-ranker that reads no text reads, so the visual-only ablation's category prior does not read the title
         self.text_free_category = bool(self.reranker and not self.reranker.settings.use_text)

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     top_k: int = 10
     threshold: float | None = None  # None: the index's own open-set threshold
     catalog_root: str | None = None  # the catalog's videos, for verification; None: beside the index's catalog file
+    scan_cache_mb: float = 256.0  # episodes' scan frames kept in memory between lookups (verification's scan); 0: none
     vector_device: str = "auto"  # auto: the GPU when faiss-gpu sees CUDA; cpu: never; gpu: required
     # the lookup service (assoc serve)
     api_key: str | None = None  # when set, every /v1 route needs it in the X-API-Key header

@@ -19,7 +19,9 @@ catalog the index was built from, so verification needs the catalog's videos whe
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -399,11 +401,14 @@ def _template_sizes(band: np.ndarray, whole: np.ndarray | None, ew: int, eh: int
 
 
 class Verifier:
-    """Verifies a clip's best visual candidates against their episodes (thread-safe: no shared state)."""
+    """Verifies a clip's best visual candidates against their episodes (thread-safe: no shared state but the scan
+    cache, which locks)."""
 
-    def __init__(self, episode_path: Callable[[str], Path | None], settings: VerifySettings | None = None):
+    def __init__(self, episode_path: Callable[[str], Path | None], settings: VerifySettings | None = None,
+                 scan_cache: ScanCache | None = None):
         self.episode_path = episode_path
         self.settings = settings or VerifySettings()
+        self.scan_cache = scan_cache  # None: every scan reads its episodes again
 
     def _prepare(self, frames: np.ndarray, needed: bool = True):
         """(settings for this clip, its band templates, its whole-frame templates or None, the episode windows' cache,
@@ -440,7 +445,7 @@ class Verifier:
                         problems.append(f"scan: episode {eid} has no video in the catalog")
                         continue
                     try:
-                        episode, step = read_scan(path, st.scan_width, st.scan_step)
+                        episode, step = (self.scan_cache or read_scan)(path, st.scan_width, st.scan_step)
                     except MediaError as e:
                         problems.append(f"scan: {e}")
                         continue
@@ -550,6 +555,49 @@ def read_scan(path: str | Path, width: int, step: float) -> tuple[np.ndarray, fl
 
     frames, fps, _ = _decode(path, width, every)
     return frames, stride["k"] / fps
+
+
+class ScanCache:
+    """Episodes' scan frames (read_scan) kept between lookups: the least recently used are dropped beyond `max_bytes`.
+    A scan reads whole episodes, and one program's clips come in clusters, so the same episodes are scanned again and
+    again. Thread-safe (two lookups missing the same episode at once may both read it); an episode file changed on
+    disk (size or modification time) is read again; frames are returned read-only."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self.hits = self.misses = 0
+        self._items: OrderedDict[tuple, tuple[np.ndarray, float]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, path: str | Path, width: int, step: float) -> tuple[np.ndarray, float]:
+        try:
+            st = Path(path).stat()
+        except OSError:
+            return read_scan(path, width, step)  # says what is wrong with it
+        key = (str(path), st.st_mtime_ns, st.st_size, width, step)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+            self.misses += 1
+        frames, gap = read_scan(path, width, step)
+        frames.flags.writeable = False
+        if frames.nbytes <= self.max_bytes:
+            with self._lock:
+                if key not in self._items:
+                    self._items[key] = (frames, gap)
+                    self._bytes += frames.nbytes
+                while self._bytes > self.max_bytes:
+                    _, (old, _) = self._items.popitem(last=False)
+                    self._bytes -= old.nbytes
+        return frames, gap
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "episodes": len(self._items),
+                    "mb": round(self._bytes / 2**20, 1)}
 
 
 def scan_episode(templates: list[np.ndarray], whole: list[np.ndarray] | None, times: np.ndarray,

@@ -35,7 +35,8 @@ def lookup(
 
     s = settings()
     ls = LookupSettings(fps=s.lookup_fps, max_frames=s.lookup_max_frames, neighbours=s.neighbours,
-                        top_k=top_k or s.top_k, threshold=s.threshold, catalog_root=s.catalog_root)
+                        top_k=top_k or s.top_k, threshold=s.threshold, catalog_root=s.catalog_root,
+                        scan_cache_mb=s.scan_cache_mb)
     if video is not None and queries is not None:
         fail("give either a VIDEO or --queries, not both", EXIT_USAGE)
     if queries is not None and out is None:

@@ -126,9 +126,13 @@ def bench_lookup(
     queries: Path = typer.Option(..., help="clips.jsonl"),
     clips: int = typer.Option(50, help="clips to time"),
     vector_device: str = typer.Option("cpu", help="auto, cpu or gpu"),
+    scan_cache_mb: float = typer.Option(None, help="episodes' scan frames kept between clips, in MB; 0: none "
+                                        "(default: ASSOC_SCAN_CACHE_MB, 256)"),
 ) -> None:
     """Lookup latency per clip by stage, as a ratio to decoding the same clip alone."""
     from cli.common import settings
     from eval.benchmarks import lookup_stages
 
-    typer.echo(json.dumps(lookup_stages(index, queries, clips, settings().es(), vector_device), indent=2))
+    s = settings()
+    mb = s.scan_cache_mb if scan_cache_mb is None else scan_cache_mb
+    typer.echo(json.dumps(lookup_stages(index, queries, clips, s.es(), vector_device, mb), indent=2))

@@ -20,7 +20,8 @@ def service_config(index: Path, media_root: Path | None = None, api_key: str | N
         api_key=api_key or s.api_key, max_upload_bytes=int(s.max_upload_mb * 1024 * 1024),
         max_clip_seconds=s.max_clip_seconds, max_batch=s.max_batch, workers=s.serve_workers,
         lookup=LookupSettings(fps=s.lookup_fps, max_frames=s.lookup_max_frames, neighbours=s.neighbours,
-                              top_k=s.top_k, threshold=s.threshold, catalog_root=s.catalog_root),
+                              top_k=s.top_k, threshold=s.threshold, catalog_root=s.catalog_root,
+                              scan_cache_mb=s.scan_cache_mb),
         es=s.es(), vector_device=s.vector_device)
 
 

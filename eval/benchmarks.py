@@ -92,17 +92,19 @@ def text_scale(out: str | Path, n_programs: int, n_queries: int, semantic: bool 
 
 
 def lookup_stages(index: str | Path, queries: str | Path, n_clips: int = 50, es: dict | None = None,
-                  vector_device: str = "cpu") -> dict:
+                  vector_device: str = "cpu", scan_cache_mb: float = 256.0) -> dict:
     """Per-stage lookup time per clip, each as a ratio to decoding the same clip alone (measured side by side).
 
     Each clip is decoded once untimed (so both measurements see a warm file cache), then decoded
-    alone (the decode-only time), then looked up in full with every signal the index has."""
+    alone (the decode-only time), then looked up in full with every signal the index has. The episodes' scan
+    frames are kept between the clips as in the service (`scan_cache_mb`; 0: none), and its hits reported."""
     import numpy as np
 
     from assoc.catalog import clip_video_path, load_queries
-    from assoc.lookup import Associator
+    from assoc.lookup import Associator, LookupSettings
 
-    assoc = Associator.open(index, es=es, vector_device=vector_device).warm()
+    assoc = Associator.open(index, LookupSettings(scan_cache_mb=scan_cache_mb), es=es,
+                            vector_device=vector_device).warm()
     clips, _ = load_queries(queries)
     clips = clips[:n_clips]
     decode_only, stages = [], {}
@@ -119,4 +121,5 @@ def lookup_stages(index: str | Path, queries: str | Path, n_clips: int = 50, es:
     return {"clips": len(clips), "signals": assoc.signals, "scorer": "reranker" if assoc.reranker else "rrf",
             "decode_only_ms": {"mean": round(base, 1), "p50": round(float(np.median(decode_only)), 1)},
             "stages": {s: {"mean_ms": round(float(np.mean(v)), 1), "p50_ms": round(float(np.median(v)), 1),
-                           "ratio_to_decode_only": round(float(np.mean(v)) / base, 2)} for s, v in stages.items()}}
+                           "ratio_to_decode_only": round(float(np.mean(v)) / base, 2)} for s, v in stages.items()},
+            "scan_cache": cache.stats() if (cache := assoc.verifier and assoc.verifier.scan_cache) else None}

@@ -316,6 +316,49 @@ def test_the_lookup_scans_the_texts_best_and_each_visual_lists_best_unless_confi
     assert out.verification[clip.program_id].episode_id == clip.episode_id
     assert out.verification[clip.program_id].fit_trimmed > 0.7 and out.timings["scan"] > 0
     assert out.unscanned == {clip.program_id: None}
+    # the episodes' scan frames are kept between lookups (LookupSettings.scan_cache_mb; 0: none)
+    assert assoc.verifier.scan_cache.stats()["misses"] >= 1 and assoc.verifier.scan_cache.max_bytes == 256 * 2**20
+    assert Associator.open(tiny_index, LookupSettings(scan_cache_mb=0), signals=["visual"],
+                           verify=VerifySettings(scan=2)).verifier.scan_cache is None
     # the visual-only re-ranker does not see what the text alone had scanned
     assert clip.program_id not in without_text(out).verification
     assert set(without_text(out).verification) == set(out.verification) - {clip.program_id}
+
+
+def test_the_scan_cache_keeps_episodes_between_scans_within_its_budget(universe, tmp_path):
+    import os
+    import shutil
+
+    from assoc.verify import ScanCache, read_scan
+
+    videos, queries, plain = universe
+    clip = plain[0]
+    a, b = sorted(videos)[:2]
+    frames, gap = read_scan(videos[a], 32, 0.5)
+    cache = ScanCache(int(frames.nbytes * 1.5))  # room for one episode
+    got, got_gap = cache(videos[a], 32, 0.5)
+    assert np.array_equal(got, frames) and got_gap == gap and not got.flags.writeable
+    assert cache(videos[a], 32, 0.5)[0] is got and cache.stats()["hits"] == 1
+    cache(videos[a], 32, 1.0)  # another step is another entry, and drops the first
+    cache(videos[a], 32, 0.5)
+    assert cache.stats() == {**cache.stats(), "hits": 1, "misses": 3, "episodes": 1}
+    # a file changed on disk is read again
+    copy = tmp_path / "episode.mp4"
+    shutil.copy(videos[a], copy)
+    first = cache(copy, 32, 0.5)[0]
+    shutil.copy(videos[b], copy)
+    os.utime(copy, ns=(copy.stat().st_atime_ns, copy.stat().st_mtime_ns + 10**9))  # as a later write would
+    assert np.array_equal(cache(copy, 32, 0.5)[0], read_scan(videos[b], 32, 0.5)[0])
+    assert not np.array_equal(first, read_scan(videos[b], 32, 0.5)[0])
+    with pytest.raises(MediaError, match="not found"):
+        cache(tmp_path / "gone.mp4", 32, 0.5)
+    # a scan through the cache finds what one without it finds
+    sampled = sample_frames(clip_video_path(queries, clip), fps=2.0, max_frames=16, short_side=144)
+    programs = [("p", [clip.episode_id]), ("q", [b])]
+    plain_found, _ = Verifier(lambda e: videos.get(e), VerifySettings(scan=2)).scan(sampled.frames, sampled.times,
+                                                                                   programs)
+    cached = Verifier(lambda e: videos.get(e), VerifySettings(scan=2), ScanCache(2**26))
+    for _ in range(2):
+        found, _ = cached.scan(sampled.frames, sampled.times, programs)
+        assert found == plain_found
+    assert cached.scan_cache.stats()["hits"] == 2

@@ -62,6 +62,16 @@ def test_lookup_unreadable_clip_names_it(tiny_index, tmp_path):
     assert result.exit_code == 2 and f"error: {bad}: zero-length file" in result.output
 
 
+def test_bench_lookup_prints_each_stage_against_decode_only(tiny_index, tiny_universe):
+    result = run("bench", "lookup", "--index", tiny_index, "--queries", tiny_universe / "clips" / "test.jsonl",
+                 "--clips", 2, "--scan-cache-mb", 0)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["clips"] == 2 and data["decode_only_ms"]["mean"] > 0
+    assert data["stages"]["total"]["ratio_to_decode_only"] >= data["stages"]["decode"]["ratio_to_decode_only"] > 0
+    assert data["scan_cache"] is None  # no cache asked for (and no re-ranker here that verifies)
+
+
 def test_batch_lookup_and_eval(tiny_index, tiny_universe, tmp_path):
     queries = tiny_universe / "clips" / "test.jsonl"
     out = tmp_path / "results.jsonl"
