@@ -598,7 +598,7 @@ class ScanCache:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"hits": self.hits, "misses": self.misses, "episodes": len(self._items),
+            return {"hits": self.hits, "misses": self.misses, "episodes": len(self._items), "bytes": self._bytes,
                     "mb": round(self._bytes / 2**20, 1)}
 
 

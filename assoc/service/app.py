@@ -60,7 +60,7 @@ _UPLOAD_BODY = {
 
 def create_app(config: ServiceConfig, load_now: bool = False) -> FastAPI:
     holder = IndexHolder(config)
-    metrics = ServiceMetrics()
+    metrics = ServiceMetrics(holder.current)
     limiter = anyio.CapacityLimiter(max(1, config.workers))
     @asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -200,6 +200,7 @@ def test_programs_and_metrics(server, roots):
     text = httpx.get(f"{server.url}/metrics").text
     assert 'assoc_requests_total{route="/v1/associate",status="200"}' in text
     assert 'assoc_stage_seconds_count{stage="decode"}' in text
+    assert "assoc_scan_cache_hits 0.0" in text  # this index's lookups do not scan (no re-ranker)
 
 
 def test_concurrent_requests_match_serial_ones(server, clips):

@@ -318,6 +318,14 @@ def test_the_lookup_scans_the_texts_best_and_each_visual_lists_best_unless_confi
     assert out.unscanned == {clip.program_id: None}
     # the episodes' scan frames are kept between lookups (LookupSettings.scan_cache_mb; 0: none)
     assert assoc.verifier.scan_cache.stats()["misses"] >= 1 and assoc.verifier.scan_cache.max_bytes == 256 * 2**20
+    # and the service exports it at each scrape
+    from prometheus_client import generate_latest
+
+    from assoc.service.metrics import ServiceMetrics
+
+    text = generate_latest(ServiceMetrics(lambda: assoc).registry).decode()
+    misses = assoc.verifier.scan_cache.stats()["misses"]
+    assert f"assoc_scan_cache_misses {float(misses)}" in text and "assoc_scan_cache_bytes 0.0" not in text
     assert Associator.open(tiny_index, LookupSettings(scan_cache_mb=0), signals=["visual"],
                            verify=VerifySettings(scan=2)).verifier.scan_cache is None
     # the visual-only re-ranker does not see what the text alone had scanned
@@ -341,7 +349,7 @@ def test_the_scan_cache_keeps_episodes_between_scans_within_its_budget(universe,
     assert cache(videos[a], 32, 0.5)[0] is got and cache.stats()["hits"] == 1
     cache(videos[a], 32, 1.0)  # another step is another entry, and drops the first
     cache(videos[a], 32, 0.5)
-    assert cache.stats() == {**cache.stats(), "hits": 1, "misses": 3, "episodes": 1}
+    assert cache.stats() == {**cache.stats(), "hits": 1, "misses": 3, "episodes": 1, "bytes": frames.nbytes}
     # a file changed on disk is read again
     copy = tmp_path / "episode.mp4"
     shutil.copy(videos[a], copy)
