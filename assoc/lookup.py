@@ -250,6 +250,12 @@ class Associator:
         """The re-ranker was trained on visual + text (+ category): it needs both to run."""
         return "reranker" in self.index.manifest and "visual" in self.signals and "text" in self.signals
 
+    def scan_cache_stats(self) -> dict | None:
+        """The scan cache's counts (ScanCache.stats); None when this lookup keeps none (no scan cache, or no
+        verification)."""
+        cache = self.verifier.scan_cache if self.verifier else None
+        return cache.stats() if cache else None
+
     def warm(self) -> "Associator":
         """Load everything that is otherwise loaded on first use (before serving concurrent requests)."""
         if self.category is not None:

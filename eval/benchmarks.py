@@ -122,4 +122,4 @@ def lookup_stages(index: str | Path, queries: str | Path, n_clips: int = 50, es:
             "decode_only_ms": {"mean": round(base, 1), "p50": round(float(np.median(decode_only)), 1)},
             "stages": {s: {"mean_ms": round(float(np.mean(v)), 1), "p50_ms": round(float(np.median(v)), 1),
                            "ratio_to_decode_only": round(float(np.mean(v)) / base, 2)} for s, v in stages.items()},
-            "scan_cache": cache.stats() if (cache := assoc.verifier and assoc.verifier.scan_cache) else None}
+            "scan_cache": assoc.scan_cache_stats()}

@@ -19,12 +19,11 @@ class ScanCacheCollector:
 
     def collect(self):
         assoc = self.current()
-        cache = getattr(getattr(assoc, "verifier", None), "scan_cache", None)
-        stats = cache.stats() if cache is not None else {"hits": 0, "misses": 0, "episodes": 0, "bytes": 0}
+        stats = (assoc.scan_cache_stats() if assoc is not None else None) or {}
         for key, what in (("hits", "episodes the scan found in the cache"), ("misses", "episodes the scan decoded"),
                           ("episodes", "episodes held"), ("bytes", "bytes held")):
             yield GaugeMetricFamily(f"assoc_scan_cache_{key}", f"Scan cache of the current index: {what}",
-                                    value=stats[key])
+                                    value=stats.get(key, 0))
 
 
 class ServiceMetrics:
