@@ -357,18 +357,21 @@ class Associator:
             out.verified_for_text = [p for p in text_best if p not in dict(self.verifier.chosen(lists))]
             out.degraded.extend(problems)
             if self.verifier.settings.scan:
-                self.scan_programs(out, lists, text_best, sampled)
+                self.scan_programs(out, lists, [c.program_id for c in (out.text or [])[: self.verifier.settings.scan_text]],
+                                   sampled)
         return out
 
     def scan_targets(self, lists: list[list[VisualCandidate]], text_best: list[str],
                      verification: dict) -> list[tuple[str, bool]]:
-        """The programs whose episodes are scanned for the clip (VerifySettings.scan): the text's best, then the best
-        of each visual list (in `scan_order`), that are catalog programs with no alignment verified at `enough` (at a
-        scale of at least `confirm_scale`); at most `scan` of them, each with whether only the text chose it."""
+        """The programs whose episodes are scanned for the clip (VerifySettings.scan): the text's best `scan_text`,
+        then the first visual list's best `scan_lead` and each other list's best (lists in `scan_order`), that are
+        catalog programs with no alignment verified at `enough` (at a scale of at least `confirm_scale`); at most
+        `scan` of them, each with whether only the text chose it."""
         st = self.verifier.settings
-        visual_best = [cs[0].program_id for cs in (lists[::-1] if st.scan_order == "reversed" else lists) if cs]
+        ordered = [cs for cs in (lists[::-1] if st.scan_order == "reversed" else lists) if cs]
+        visual_best = [c.program_id for i, cs in enumerate(ordered) for c in cs[: st.scan_lead if i == 0 else 1]]
         out: list[tuple[str, bool]] = []
-        for pid in dict.fromkeys([*text_best[:1], *visual_best]):
+        for pid in dict.fromkeys([*text_best[: st.scan_text], *visual_best]):
             if pid in self.index.programs and not st.confirms(verification.get(pid)):
                 out.append((pid, pid not in visual_best))
         return out[: st.scan]

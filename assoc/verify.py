@@ -38,7 +38,7 @@ WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
 DETAIL_WIDTH = 128  # the width of the detail check, for a re-ranker that reads it (VerifySettings.detail_width)
 PROGRAM_SEARCH = 20  # keyframes per clip frame of a program searched alone (VerifySettings.program_search), when on
 SCAN_ORDERS = ("reversed", "lists")  # VerifySettings.scan_order
-SCAN_PROGRAMS = 3  # programs scanned per clip (VerifySettings.scan) by a re-ranker trained with the scan
+SCAN_PROGRAMS = 7  # programs scanned per clip at most (VerifySettings.scan) by a re-ranker trained with the scan
 SCAN_SPEEDS = (0.5, 2.0)
 
 
@@ -104,6 +104,11 @@ class VerifySettings:
     # that hides a clip's program from the others leaves the relative histogram's list finding it most often);
     # "lists", the lists' own order (re-rankers trained at stop 23)
     scan_order: str = "reversed"
+    # how deep the scan reads the text's list and the first visual list in `scan_order` (the relative histogram's):
+    # their best this many each, then every other visual list's best. A colour-edited, reframed clip's program is
+    # often second there, behind a lookalike; re-rankers trained before stop 25 read one of each
+    scan_text: int = 2
+    scan_lead: int = 2
 
     def __post_init__(self):
         self.scales = tuple(self.scales)
@@ -113,6 +118,8 @@ class VerifySettings:
             self.speed_range = tuple(self.speed_range)
         if self.scan_order not in SCAN_ORDERS:
             raise InputError(f"unknown scan order '{self.scan_order}'; known: {', '.join(SCAN_ORDERS)}")
+        if self.scan_text < 0 or self.scan_lead < 1:
+            raise InputError(f"scan_text must be >= 0 and scan_lead >= 1 (got {self.scan_text} and {self.scan_lead})")
 
     def confirms(self, v: "Verification | None") -> bool:
         """Whether a verification settles its program: a trimmed fit of at least `enough` at a scale of at least
@@ -129,7 +136,8 @@ class VerifySettings:
 # settings added after stop 15, at the values that reproduce what verification did before them (a re-ranker trained
 # then saved every other setting)
 ADDED = {"landscape_min_scale": None, "border_quantile": None, "portrait_heights": None, "portrait_width": None,
-         "detail_width": None, "program_search": None, "scan": None, "scan_order": "lists"}
+         "detail_width": None, "program_search": None, "scan": None, "scan_order": "lists",
+         "scan_text": 1, "scan_lead": 1}
 # what verification did before its settings were saved with the re-ranker (stop 14's re-rankers read these)
 LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None,
                         scales=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32), **ADDED)

@@ -160,9 +160,10 @@ def reranker(
                                                      "list ranks it among those verified, is searched among its own "
                                                      "keyframes and verified (no gain measured on the bench; "
                                                      "docs/fusion.md)"),
-    scan: bool = typer.Option(True, help="with --verify: scan the episodes of the text's best and of each visual "
-                                         "list's best, when no alignment of theirs was verified, for where the clip "
-                                         "fits (about +0.3 s a program on this CPU; docs/fusion.md)"),
+    scan: bool = typer.Option(True, help="with --verify: scan the episodes of the text's best two, the relative "
+                                         "histogram's best two and each other visual list's best, when no alignment "
+                                         "of theirs was verified, for where the clip fits (about +0.3 s a program on "
+                                         "this CPU; docs/fusion.md)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""

@@ -36,11 +36,15 @@ def summary_table(runs: dict[str, dict]) -> str:
 def breakdown_table(runs: dict[str, dict], key: str) -> str:
     names = list(runs)
     groups = list(next(iter(runs.values()))[key]) if runs else []
-    headers = [key.replace("by_", ""), "n"] + [f"{n} R@1" for n in names] + [f"{n} R@10" for n in names]
+    chance = any("chance@1" in v for v in next(iter(runs.values()))[key].values()) if runs else False
+    headers = ([key.replace("by_", ""), "n"] + (["chance R@1"] if chance else []) + [f"{n} R@1" for n in names]
+               + [f"{n} R@10" for n in names])
     rows = []
     for g in groups:
         first = runs[names[0]][key][g]
-        rows.append([g, first["n"]] + [runs[n][key].get(g, {}).get("recall@1", float("nan")) for n in names]
+        rows.append([g, first["n"]] + ([first.get("chance@1") if first.get("chance@1") is not None else "-"]
+                                       if chance else [])
+                    + [runs[n][key].get(g, {}).get("recall@1", float("nan")) for n in names]
                     + [runs[n][key].get(g, {}).get("recall@10", float("nan")) for n in names])
     return table(headers, rows)
 
@@ -80,7 +84,7 @@ def write_report(out_dir: str | Path, report: dict) -> None:
         parts.append(f"- {note}")
     if "category" in report:
         parts += ["", category_section(report["category"])]
-    for key in ("by_edit", "by_mention", "by_mention_group", "by_category"):
+    for key in ("by_edit", "by_mention", "by_mention_group", "by_name", "by_category"):
         if all(key in r for r in runs.values()):  # reports written before a breakdown existed lack it
             parts += ["", f"## {key.replace('_', ' ').capitalize()} (in-catalog clips)\n", breakdown_table(runs, key)]
     atomic_write_text(out_dir / "report.md", "\n".join(parts) + "\n")

@@ -116,7 +116,7 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
         "open_set_clips": sum(c.program_id is None for c in clips), "threshold": lookup.threshold,
         "encoder": index.manifest.get("encoder"), "signals": index.signals,
         "reranker": index.manifest.get("reranker"), "settings": vars(settings),
-        "runs": {name: score_run(clips, results[name]) for name in run_names},
+        "runs": {name: score_run(clips, results[name], index.programs) for name in run_names},
         "failures": failures, "notes": notes, "wall_seconds": round(time.time() - t0, 1),
     }
     if category_models:

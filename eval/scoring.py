@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Sequence
 
-from assoc.schema import Clip, Result
+from assoc.schema import Clip, Program, Result
+from assoc.text.normalize import compact
 from eval import metrics as M
 
 KS = (1, 5, 10, 50)
 # mention kinds reported together: what the text-path targets are stated over
-MENTION_GROUPS = {"title or alias (title, alias, traditional, typo)": ("title", "alias", "traditional", "typo"),
+TITLE_GROUP = "title or alias (title, alias, traditional, typo)"
+MENTION_GROUPS = {TITLE_GROUP: ("title", "alias", "traditional", "typo"),
                   "title with an episode marker": ("episode",), "person (character, cast)": ("character", "cast"),
                   "none": ("none",)}
 
@@ -36,8 +38,43 @@ def _localisation(pairs: list[tuple[Clip, Result]]) -> dict:
             "of_all_in_catalog": M.localisation_accuracy(*args(pairs))}
 
 
-def score_run(clips: Sequence[Clip], results: dict[str, Result]) -> dict:
-    """Figures for one run. Clips without a result (decode failures) count as misses."""
+def name_owners(programs: Sequence[Program]) -> dict[str, set[str]]:
+    """Each title and alias, compacted (assoc.text.normalize.compact), -> the catalog programs that have it."""
+    owners: dict[str, set[str]] = defaultdict(set)
+    for p in programs:
+        for name in (p.title, *p.aliases):
+            if compact(name):
+                owners[compact(name)].add(p.program_id)
+    return owners
+
+
+def named_by(clip: Clip, owners: dict[str, set[str]], programs: dict[str, Program]) -> set[str] | None:
+    """The catalog programs that have the title or alias of the clip's own program that its title names (the longest
+    one found whole in the compacted title); None when it names none whole (a typo, a person, nothing)."""
+    p = programs.get(clip.program_id) if clip.program_id else None
+    if p is None:
+        return None
+    text = compact(clip.title or "")
+    found = [n for n in {compact(x) for x in (p.title, *p.aliases)} if n and n in text]
+    return owners[max(found, key=len)] if found else None
+
+
+def _name_group(clip: Clip, owners, programs) -> list[str]:
+    if clip.mention not in MENTION_GROUPS[TITLE_GROUP]:
+        return []
+    shared = named_by(clip, owners, programs) if clip.mention != "typo" else None  # a typo'd title may hold an alias
+    if shared is None:
+        return ["title or alias: named with a typo"]
+    return ["title or alias: a name no other program has" if len(shared) == 1
+            else "title or alias: a name other programs have too"]
+
+
+def score_run(clips: Sequence[Clip], results: dict[str, Result],
+              programs: dict[str, Program] | None = None) -> dict:
+    """Figures for one run. Clips without a result (decode failures) count as misses. With the catalog's `programs`,
+    the title-or-alias clips are also broken down by whether the name they use is one other programs have too
+    (`by_name`, with `chance@1`: the recall@1 of picking one of the programs that have it at random, the most the
+    text alone can expect)."""
     pairs = [(c, results.get(c.clip_id) or Result(clip_id=c.clip_id, error="no result")) for c in clips]
     inside = [(c, r) for c, r in pairs if c.program_id is not None]
     is_open = [c.program_id is None for c, _ in pairs]
@@ -51,11 +88,30 @@ def score_run(clips: Sequence[Clip], results: dict[str, Result]) -> dict:
     overall["open_set_best_threshold"] = dict(best, threshold=t, note="tuned on these clips: optimistic")
     overall["n_open_set"] = sum(is_open)
     overall["failed"] = sum(r.error is not None for _, r in pairs)
-    return {"overall": overall, "by_edit": _breakdown(inside, lambda c: c.edits or ["none"]),
-            "by_mention": _breakdown(inside, lambda c: [c.mention or "unknown"]),
-            "by_mention_group": _breakdown(inside, lambda c: [g for g, kinds in MENTION_GROUPS.items()
-                                                              if c.mention in kinds]),
-            "by_category": _breakdown(inside, lambda c: [c.category[0] if c.category else "unknown"])}
+    out = {"overall": overall, "by_edit": _breakdown(inside, lambda c: c.edits or ["none"]),
+           "by_mention": _breakdown(inside, lambda c: [c.mention or "unknown"]),
+           "by_mention_group": _breakdown(inside, lambda c: [g for g, kinds in MENTION_GROUPS.items()
+                                                             if c.mention in kinds]),
+           "by_category": _breakdown(inside, lambda c: [c.category[0] if c.category else "unknown"])}
+    if programs is not None:
+        owners = name_owners(list(programs.values()))
+        out["by_name"] = _breakdown(inside, lambda c: _name_group(c, owners, programs))
+        for group in out["by_name"].values():
+            group["chance@1"] = None
+        for key, chance in _chance(inside, owners, programs).items():
+            out["by_name"][key]["chance@1"] = chance
+    return out
+
+
+def _chance(pairs, owners, programs) -> dict[str, float]:
+    """Per by_name group of exactly named clips: the mean of 1 / (programs that have the name)."""
+    sums: dict[str, list[float]] = defaultdict(list)
+    for c, _ in pairs:
+        groups = _name_group(c, owners, programs)
+        shared = named_by(c, owners, programs) if groups and c.mention != "typo" else None
+        if shared:
+            sums[groups[0]].append(1.0 / len(shared))
+    return {k: round(sum(v) / len(v), 3) for k, v in sums.items()}
 
 
 def _breakdown(pairs, keys_of) -> dict:

@@ -308,6 +308,20 @@ def test_the_lookup_scans_the_texts_best_and_each_visual_lists_best_unless_confi
     assert VerifySettings.from_config(saved).scan_order == "lists"
     with pytest.raises(InputError, match="unknown scan order 'sideways'"):
         VerifySettings(scan_order="sideways")
+    # the text's best two and the first list's best two (stop 25's defaults), each other list's best; stop 24's
+    # re-rankers, which saved neither depth, read one of each
+    deep = VisualCandidate(others[2], 0.4, 4, 16, 0.4, None, None, None)
+    fourth = VisualCandidate(others[3], 0.3, 3, 16, 0.3, None, None, None)
+    assoc.verifier.settings = VerifySettings(scan=7)
+    assert assoc.scan_targets([[wrong, fourth], [third, deep]], [clip.program_id, others[3]], {}) == [
+        (clip.program_id, True), (others[3], True), (others[1], False), (others[2], False), (others[0], False)]
+    old = {k: v for k, v in asdict(VerifySettings(scan=7)).items() if k not in ("scan_text", "scan_lead")}
+    assoc.verifier.settings = VerifySettings.from_config(old)
+    assert assoc.scan_targets([[wrong, fourth], [third, deep]], [clip.program_id, others[3]], {}) == [
+        (clip.program_id, True), (others[1], False), (others[0], False)]
+    with pytest.raises(InputError, match="scan_lead"):
+        VerifySettings(scan_lead=0)
+    assoc.verifier.settings = VerifySettings(scan=2)
     # a program verified at `enough` is not scanned again; one the catalog lacks is not scanned
     confirmed = Verification(others[0], 0.9, 0.9, 0.9, 8, 1.0, False, 0.0)
     assert assoc.scan_targets([[wrong], [third]], ["no-such-program"], {others[0]: confirmed}) == [(others[1], False)]

@@ -67,3 +67,35 @@ def test_recall_and_mrr_agree_with_ranx():
     assert M.recall_at_k(ranked, truth, 10) == pytest.approx(scores["recall@10"])
     assert M.mrr(ranked, truth) == pytest.approx(scores["mrr"])
     assert M.ndcg_at_k(ranked, truth, 10) == pytest.approx(scores["ndcg@10"])
+
+
+def test_title_clips_are_broken_down_by_whether_other_programs_share_their_name():
+    from assoc.schema import Candidate, Clip, Episode, Program, Result
+    from eval.report import breakdown_table
+    from eval.scoring import score_run
+
+    def program(pid, title, aliases):
+        return Program(program_id=pid, title=title, aliases=aliases, category=["a", "b", "c"],
+                       episodes=[Episode(episode_id=f"{pid}e1", number=1, video=f"v/{pid}.mp4")])
+
+    programs = {p.program_id: p for p in [program("p1", "汪汪探险", ["Woof Adventure", "汪汪"]),
+                                          program("p2", "汪汪出没", ["汪汪出沒", "汪汪"]),
+                                          program("p3", "星光挑战", ["星光"])]}
+    clips = [Clip(clip_id="c1", video="c1.mp4", title="【汪汪】cut", program_id="p1", mention="alias"),
+             Clip(clip_id="c2", video="c2.mp4", title="汪汪出沒 高能", program_id="p2", mention="traditional"),
+             Clip(clip_id="c3", video="c3.mp4", title="星光跳战", program_id="p3", mention="typo"),
+             Clip(clip_id="c4", video="c4.mp4", title="张三", program_id="p3", mention="cast"),
+             Clip(clip_id="c5", video="c5.mp4", title="《星光》", program_id=None, mention="alias")]
+    top = lambda cid, pid: Result(clip_id=cid, match=pid, confidence=0.9,  # noqa: E731
+                                  candidates=[Candidate(program_id=pid, title="t", score=0.9)])
+    results = {"c1": top("c1", "p2"), "c2": top("c2", "p2"), "c3": top("c3", "p3"), "c4": top("c4", "p3"),
+               "c5": top("c5", "p3")}
+    by_name = score_run(clips, results, programs)["by_name"]
+    shared, unique, typo = ("title or alias: a name other programs have too", "title or alias: a name no other "
+                            "program has", "title or alias: named with a typo")
+    assert set(by_name) == {shared, unique, typo}  # the person-only and open-set clips are in no group
+    assert by_name[shared]["n"] == 1 and by_name[shared]["recall@1"] == 0.0 and by_name[shared]["chance@1"] == 0.5
+    assert by_name[unique]["chance@1"] == 1.0 and by_name[unique]["recall@1"] == 1.0  # 汪汪出沒 is p2's own
+    assert by_name[typo]["chance@1"] is None and by_name[typo]["recall@1"] == 1.0
+    assert "chance R@1" in breakdown_table({"text": {"by_name": by_name}}, "by_name")
+    assert "by_name" not in score_run(clips, results)  # without the catalog, no such breakdown
