@@ -38,7 +38,8 @@ WIDTH = 64  # episode frames are compared at this width (16:9 -> 36 high)
 DETAIL_WIDTH = 128  # the width of the detail check, for a re-ranker that reads it (VerifySettings.detail_width)
 PROGRAM_SEARCH = 20  # keyframes per clip frame of a program searched alone (VerifySettings.program_search), when on
 SCAN_ORDERS = ("reversed", "lists")  # VerifySettings.scan_order
-SCAN_PROGRAMS = 7  # programs scanned per clip at most (VerifySettings.scan) by a re-ranker trained with the scan
+SCAN_PROGRAMS = 3  # programs scanned per clip (VerifySettings.scan) by a re-ranker trained with the scan
+SCAN_PROGRAMS_DEEP = 7  # ... and by one trained with a deeper scan (`assoc train reranker --scan-depth 2`)
 SCAN_SPEEDS = (0.5, 2.0)
 
 
@@ -106,9 +107,10 @@ class VerifySettings:
     scan_order: str = "reversed"
     # how deep the scan reads the text's list and the first visual list in `scan_order` (the relative histogram's):
     # their best this many each, then every other visual list's best. A colour-edited, reframed clip's program is
-    # often second there, behind a lookalike; re-rankers trained before stop 25 read one of each
-    scan_text: int = 2
-    scan_lead: int = 2
+    # often second there, behind a lookalike; 2 (`assoc train reranker --scan-depth 2`) scans about twice as many
+    # programs, so it is opt-in until the bench shows what it buys (docs/fusion.md)
+    scan_text: int = 1
+    scan_lead: int = 1
 
     def __post_init__(self):
         self.scales = tuple(self.scales)

@@ -160,10 +160,12 @@ def reranker(
                                                      "list ranks it among those verified, is searched among its own "
                                                      "keyframes and verified (no gain measured on the bench; "
                                                      "docs/fusion.md)"),
-    scan: bool = typer.Option(True, help="with --verify: scan the episodes of the text's best two, the relative "
-                                         "histogram's best two and each other visual list's best, when no alignment "
-                                         "of theirs was verified, for where the clip fits (about +0.3 s a program on "
-                                         "this CPU; docs/fusion.md)"),
+    scan: bool = typer.Option(True, help="with --verify: scan the episodes of the text's best and of each visual "
+                                         "list's best, when no alignment of theirs was verified, for where the clip "
+                                         "fits (about +0.3 s a program on this CPU; docs/fusion.md)"),
+    scan_depth: int = typer.Option(1, min=1, help="with --scan: the text's and the relative histogram's best this many "
+                                                  "each (2: at most 7 programs instead of 3, about twice the scan's "
+                                                  "time; docs/fusion.md)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""
@@ -175,7 +177,8 @@ def reranker(
     s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux,
                        verify=verify, verify_frames=verify_frames, verify_detail=verify_detail)
     report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"),
-                            catalog_root=settings().catalog_root, program_search=program_search, scan=scan)
+                            catalog_root=settings().catalog_root, program_search=program_search, scan=scan,
+                            scan_depth=scan_depth)
     typer.echo(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=2, ensure_ascii=False))
     for f in report["failures"]:
         typer.echo(f"failed: {f}", err=True)

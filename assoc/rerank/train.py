@@ -33,16 +33,20 @@ def index_identity(manifest: dict) -> dict:
 def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | Path,
                    settings: RerankSettings | None = None, es: dict | None = None,
                    progress: Callable[[int, int], None] | None = None, catalog_root: str | None = None,
-                   program_search: bool = False, scan: bool = True) -> dict:
+                   program_search: bool = False, scan: bool = True, scan_depth: int = 1) -> dict:
     """Fit the re-ranker (and its no-category ablation) on the labelled clips; return the training report.
     `program_search`: verification also searches the program the title names among its own keyframes
     (assoc.verify.VerifySettings.program_search), saved with the model so that lookups do the same. `scan`: the
     episodes of the clip's likeliest programs that no alignment verified are scanned for where it fits
-    (VerifySettings.scan, SCAN_PROGRAMS of them), saved likewise."""
+    (VerifySettings.scan, SCAN_PROGRAMS of them), saved likewise; `scan_depth` > 1: the text's and the first visual
+    list's best that many each (VerifySettings.scan_text, scan_lead), at most SCAN_PROGRAMS_DEEP programs."""
     from dataclasses import asdict, replace
 
     from assoc.lookup import Associator, LookupSettings
-    from assoc.verify import DETAIL_WIDTH, PROGRAM_SEARCH, SCAN_PROGRAMS, VerifySettings
+    from assoc.verify import DETAIL_WIDTH, PROGRAM_SEARCH, SCAN_PROGRAMS, SCAN_PROGRAMS_DEEP, VerifySettings
+
+    if scan_depth < 1:
+        raise InputError(f"scan depth must be at least 1 (got {scan_depth})")
 
     # as `assoc train reranker` does
     settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True)
@@ -50,7 +54,8 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         # the detail check costs a decode of the episodes at its width: only for a model that reads it
         verify_settings = VerifySettings(detail_width=DETAIL_WIDTH if settings.verify_detail else None,
                                          program_search=PROGRAM_SEARCH if program_search else None,
-                                         scan=SCAN_PROGRAMS if scan else None)
+                                         scan=(SCAN_PROGRAMS if scan_depth == 1 else SCAN_PROGRAMS_DEEP) if scan else None,
+                                         scan_text=scan_depth, scan_lead=scan_depth)
         settings = replace(settings, verify_settings=asdict(verify_settings))
     assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
                             scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,

@@ -308,15 +308,16 @@ def test_the_lookup_scans_the_texts_best_and_each_visual_lists_best_unless_confi
     assert VerifySettings.from_config(saved).scan_order == "lists"
     with pytest.raises(InputError, match="unknown scan order 'sideways'"):
         VerifySettings(scan_order="sideways")
-    # the text's best two and the first list's best two (stop 25's defaults), each other list's best; stop 24's
-    # re-rankers, which saved neither depth, read one of each
+    # a deeper scan (`assoc train reranker --scan-depth 2`): the text's best two and the first list's best two, then
+    # each other list's best; the default and stop 24's re-rankers, which saved neither depth, read one of each
     deep = VisualCandidate(others[2], 0.4, 4, 16, 0.4, None, None, None)
     fourth = VisualCandidate(others[3], 0.3, 3, 16, 0.3, None, None, None)
-    assoc.verifier.settings = VerifySettings(scan=7)
+    assoc.verifier.settings = VerifySettings(scan=7, scan_text=2, scan_lead=2)
     assert assoc.scan_targets([[wrong, fourth], [third, deep]], [clip.program_id, others[3]], {}) == [
         (clip.program_id, True), (others[3], True), (others[1], False), (others[2], False), (others[0], False)]
-    old = {k: v for k, v in asdict(VerifySettings(scan=7)).items() if k not in ("scan_text", "scan_lead")}
+    old = {k: v for k, v in asdict(VerifySettings(scan=7, scan_text=2)).items() if k not in ("scan_text", "scan_lead")}
     assoc.verifier.settings = VerifySettings.from_config(old)
+    assert VerifySettings.from_config(old) == VerifySettings(scan=7)
     assert assoc.scan_targets([[wrong, fourth], [third, deep]], [clip.program_id, others[3]], {}) == [
         (clip.program_id, True), (others[1], False), (others[0], False)]
     with pytest.raises(InputError, match="scan_lead"):
@@ -384,3 +385,11 @@ def test_the_scan_cache_keeps_episodes_between_scans_within_its_budget(universe,
         found, _ = cached.scan(sampled.frames, sampled.times, programs)
         assert found == plain_found
     assert cached.scan_cache.stats()["hits"] == 2
+
+
+def test_a_scan_depth_below_one_is_refused_before_any_work(tmp_path):
+    from assoc.rerank.train import train_reranker
+
+    with pytest.raises(InputError, match="scan depth must be at least 1 \\(got 0\\)"):
+        train_reranker(tmp_path / "no-index", tmp_path / "no-clips.jsonl", tmp_path / "out", scan_depth=0)
+    assert not (tmp_path / "out").exists()
