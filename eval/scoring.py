@@ -62,9 +62,11 @@ def named_by(clip: Clip, owners: dict[str, set[str]], programs: dict[str, Progra
 def _name_group(clip: Clip, owners, programs) -> list[str]:
     if clip.mention not in MENTION_GROUPS[TITLE_GROUP]:
         return []
-    shared = named_by(clip, owners, programs) if clip.mention != "typo" else None  # a typo'd title may hold an alias
-    if shared is None:
+    if clip.mention == "typo":  # a typo'd title may still hold a short alias whole: grouped by its mention
         return ["title or alias: named with a typo"]
+    shared = named_by(clip, owners, programs)
+    if shared is None:
+        return ["title or alias: no name of its program found whole"]
     return ["title or alias: a name no other program has" if len(shared) == 1
             else "title or alias: a name other programs have too"]
 

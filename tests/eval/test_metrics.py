@@ -85,15 +85,18 @@ def test_title_clips_are_broken_down_by_whether_other_programs_share_their_name(
              Clip(clip_id="c2", video="c2.mp4", title="汪汪出沒 高能", program_id="p2", mention="traditional"),
              Clip(clip_id="c3", video="c3.mp4", title="星光跳战", program_id="p3", mention="typo"),
              Clip(clip_id="c4", video="c4.mp4", title="张三", program_id="p3", mention="cast"),
-             Clip(clip_id="c5", video="c5.mp4", title="《星光》", program_id=None, mention="alias")]
+             Clip(clip_id="c5", video="c5.mp4", title="《星光》", program_id=None, mention="alias"),
+             Clip(clip_id="c6", video="c6.mp4", title="星星 cut", program_id="p3", mention="alias")]
     top = lambda cid, pid: Result(clip_id=cid, match=pid, confidence=0.9,  # noqa: E731
                                   candidates=[Candidate(program_id=pid, title="t", score=0.9)])
     results = {"c1": top("c1", "p2"), "c2": top("c2", "p2"), "c3": top("c3", "p3"), "c4": top("c4", "p3"),
-               "c5": top("c5", "p3")}
+               "c5": top("c5", "p3"), "c6": top("c6", "p3")}
     by_name = score_run(clips, results, programs)["by_name"]
     shared, unique, typo = ("title or alias: a name other programs have too", "title or alias: a name no other "
                             "program has", "title or alias: named with a typo")
-    assert set(by_name) == {shared, unique, typo}  # the person-only and open-set clips are in no group
+    unfound = "title or alias: no name of its program found whole"
+    assert set(by_name) == {shared, unique, typo, unfound}  # the person-only and open-set clips are in no group
+    assert by_name[unfound]["n"] == 1 and by_name[unfound]["chance@1"] is None
     assert by_name[shared]["n"] == 1 and by_name[shared]["recall@1"] == 0.0 and by_name[shared]["chance@1"] == 0.5
     assert by_name[unique]["chance@1"] == 1.0 and by_name[unique]["recall@1"] == 1.0  # 汪汪出沒 is p2's own
     assert by_name[typo]["chance@1"] is None and by_name[typo]["recall@1"] == 1.0
