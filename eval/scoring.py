@@ -59,16 +59,17 @@ def named_by(clip: Clip, owners: dict[str, set[str]], programs: dict[str, Progra
     return owners[max(found, key=len)] if found else None
 
 
-def _name_group(clip: Clip, owners, programs) -> list[str]:
+def _name_group(clip: Clip, owners, programs) -> tuple[str, set[str] | None] | None:
+    """A title-or-alias clip's by_name group, with the programs that have the name it uses (None: not named whole)."""
     if clip.mention not in MENTION_GROUPS[TITLE_GROUP]:
-        return []
+        return None
     if clip.mention == "typo":  # a typo'd title may still hold a short alias whole: grouped by its mention
-        return ["title or alias: named with a typo"]
+        return "title or alias: named with a typo", None
     shared = named_by(clip, owners, programs)
     if shared is None:
-        return ["title or alias: no name of its program found whole"]
-    return ["title or alias: a name no other program has" if len(shared) == 1
-            else "title or alias: a name other programs have too"]
+        return "title or alias: no name of its program found whole", None
+    return ("title or alias: a name no other program has" if len(shared) == 1
+            else "title or alias: a name other programs have too"), shared
 
 
 def score_run(clips: Sequence[Clip], results: dict[str, Result],
@@ -97,23 +98,15 @@ def score_run(clips: Sequence[Clip], results: dict[str, Result],
            "by_category": _breakdown(inside, lambda c: [c.category[0] if c.category else "unknown"])}
     if programs is not None:
         owners = name_owners(list(programs.values()))
-        out["by_name"] = _breakdown(inside, lambda c: _name_group(c, owners, programs))
-        for group in out["by_name"].values():
-            group["chance@1"] = None
-        for key, chance in _chance(inside, owners, programs).items():
-            out["by_name"][key]["chance@1"] = chance
+        named = {c.clip_id: _name_group(c, owners, programs) for c, _ in inside}
+        out["by_name"] = _breakdown(inside, lambda c: [named[c.clip_id][0]] if named[c.clip_id] else [])
+        chance: dict[str, list[float]] = defaultdict(list)  # per exactly named group: 1 / (programs with the name)
+        for group, shared in filter(None, named.values()):
+            if shared:
+                chance[group].append(1.0 / len(shared))
+        for key, group in out["by_name"].items():
+            group["chance@1"] = round(sum(chance[key]) / len(chance[key]), 3) if chance[key] else None
     return out
-
-
-def _chance(pairs, owners, programs) -> dict[str, float]:
-    """Per by_name group of exactly named clips: the mean of 1 / (programs that have the name)."""
-    sums: dict[str, list[float]] = defaultdict(list)
-    for c, _ in pairs:
-        groups = _name_group(c, owners, programs)
-        shared = named_by(c, owners, programs) if groups and c.mention != "typo" else None
-        if shared:
-            sums[groups[0]].append(1.0 / len(shared))
-    return {k: round(sum(v) / len(v), 3) for k, v in sums.items()}
 
 
 def _breakdown(pairs, keys_of) -> dict:
