@@ -437,12 +437,12 @@ class Associator:
                             self.settings.top_k, signals.visual, signals.text, signals.degraded, signals.category,
                             ranked, clip_category, aux, verification, signals.searched if verification else None)
 
-    def category_given_matches(self, category, ranked: list[tuple[str, float]], reranker):
-        """The clip's category with the candidates `reranker` ranked folded in as it says
-        (Reranker.category_matches); None without a category model."""
+    def category_given_matches(self, category, ranked: list[tuple[str, float]], reranker, by_level: bool = True):
+        """The clip's category with the candidates `reranker` ranked folded in as it says (Reranker.fold_category:
+        level by level, or with `by_level` off as before stop 26); None without a category model."""
         if category is None:
             return None
-        return category.with_matches(reranker.category_matches(ranked, self.index.programs))
+        return reranker.fold_category(category, ranked, self.index.programs, by_level)
 
     def decode(self, path: str | Path, timings: dict) -> tuple[SampledFrames, AudioTrack | None]:
         """Decode the clip's frames once (and its audio track when the category model will read it)."""

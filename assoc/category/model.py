@@ -278,3 +278,26 @@ class CategoryOutput:
         for i, p in known:
             leaf[i] += p * scale
         return CategoryOutput(self.hierarchy, [m[0] for m in self.hierarchy.marginals(leaf[None, :].astype(np.float32))])
+
+    def with_best_match(self, path, shares: tuple[float, float, float]) -> "CategoryOutput":
+        """The clip's category given its best candidate's category `path`, level by level: `shares` are q1 = P(the
+        clip's level 1 is the path's), q2 = P(its level 2 is too | level 1 is), q3 = P(its leaf is too | level 2 is).
+
+        P(level 1) = q1 [c1] + (1 - q1) P_model(level 1); under c1, P(level 2 | c1) = q2 [c2] + (1 - q2)
+        P_model(level 2 | c1); under c2, P(leaf | c2) = q3 [c3] + (1 - q3) P_model(leaf | c2); elsewhere the model's
+        own conditionals. That is a mixture of the model's leaf distribution (weight 1 - q1), the model given c1
+        (q1 (1 - q2)), the model given c2 (q1 q2 (1 - q3)) and the path's leaf (q1 q2 q3), so a child never exceeds
+        its parent. A conditional the model gives no mass to is uniform over the subtree's leaves. A path not in
+        the taxonomy changes nothing."""
+        path = tuple(path)
+        if path not in self.hierarchy.leaf_pos:
+            return self
+        q1, q2, q3 = (float(np.clip(q, 0.0, 1.0)) for q in shares)
+        c1, c2, c3 = self.hierarchy.labels(path)
+        model = self.levels[2].astype(np.float64)
+        leaf = (1.0 - q1) * model + q1 * q2 * q3 * (np.arange(len(model)) == c3)
+        for weight, under in ((q1 * (1.0 - q2), self.hierarchy.parent[0] == c1),
+                              (q1 * q2 * (1.0 - q3), self.hierarchy.parent[1] == c2)):
+            mass = model[under].sum()
+            leaf[under] += weight * (model[under] / mass if mass > 1e-12 else 1.0 / under.sum())
+        return CategoryOutput(self.hierarchy, [m[0] for m in self.hierarchy.marginals(leaf[None, :].astype(np.float32))])

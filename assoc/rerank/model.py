@@ -111,13 +111,16 @@ class TrainingSet:
     pids: list[list[str]]  # per clip, its pool
     # per candidate row: 1 where the candidate's program has the clip's category (leaf), -1 where the clip has none
     same_category: np.ndarray | None = None
+    # per candidate row: how many of the clip's category levels, from the top, the program shares (0 to 3); -1 where
+    # the clip has no category
+    shared_levels: np.ndarray | None = None
 
 
 def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: dict[str, Program],
                  depth: int, aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False,
                  detail: bool = False, categories: Sequence[tuple | None] | None = None) -> TrainingSet:
     """`categories`: each clip's category path (open-set clips have one too), for the category calibrator."""
-    X, y, group, is_open, pools, same = [], [], [], [], [], []
+    X, y, group, is_open, pools, shared = [], [], [], [], [], []
     for i, (signals, truth) in enumerate(examples):
         pool = candidate_pool(signals, depth, aux)
         pools.append(pool)
@@ -127,12 +130,23 @@ def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: d
             y.extend(int(p == truth) for p in pool)
             group.extend([i] * len(pool))
             path = tuple(categories[i]) if categories is not None and categories[i] else None
-            same.extend(-1 if path is None or p not in programs else int(tuple(programs[p].category) == path)
-                        for p in pool)
+            shared.extend(-1 if path is None or p not in programs else shared_depth(programs[p].category, path)
+                          for p in pool)
     if not X:
         raise InputError("no clip has any candidate: nothing to train the re-ranker on")
+    shared = np.asarray(shared, np.int64) if categories is not None else None
     return TrainingSet(np.concatenate(X), np.asarray(y, np.int64), np.asarray(group), np.asarray(is_open), pools,
-                       np.asarray(same, np.int64) if categories is not None else None)
+                       None if shared is None else np.where(shared < 0, -1, (shared == 3).astype(np.int64)), shared)
+
+
+def shared_depth(category, path) -> int:
+    """How many levels, from the top, two category paths share (0 to 3)."""
+    n = 0
+    for a, b in zip(tuple(category), tuple(path)):
+        if a != b:
+            break
+        n += 1
+    return n
 
 
 def _top_rows(p: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -171,14 +185,41 @@ def fit_category_calibrator(confidence: np.ndarray, group: np.ndarray, same_cate
     return CenteredIsotonic().fit(confidence[top], same_category[top]), summary
 
 
+def fit_level_calibrators(confidence: np.ndarray, group: np.ndarray, shared_levels: np.ndarray | None):
+    """The level-by-level category calibration (CategoryOutput.with_best_match), fitted on the clips' out-of-fold
+    best candidates: P(the clip's level 1 is its best candidate's | the candidate's calibrated probability), then
+    P(level 2 is too | level 1 is, probability), then P(the leaf is too | level 2 is, probability); and a summary
+    for the model's info. (None, None) when a level has fewer than MIN_CATEGORY_CLIPS clips or one outcome only.
+
+    A clip from a program the catalog lacks often shares its best candidate's top level (a film's clip finds a
+    film) though not its leaf; the leaf calibration alone (fit_category_calibrator) leaves that clip to the
+    model at every level."""
+    if shared_levels is None:
+        return None, None
+    top = _top_rows(confidence, group)
+    top = top[shared_levels[top] >= 0]
+    calibrators, summary = [], {"clips": int(len(top))}
+    for level in (1, 2, 3):
+        rows = top[shared_levels[top] >= level - 1]
+        outcome = (shared_levels[rows] >= level).astype(np.int64)
+        if len(rows) < MIN_CATEGORY_CLIPS or len(np.unique(outcome)) < 2:
+            return None, None
+        calibrators.append(CenteredIsotonic().fit(confidence[rows], outcome))
+        summary[f"best_candidate_same_level{level}"] = float((shared_levels[top] >= level).mean())
+    return calibrators, summary
+
+
 class Reranker:
     """A fitted classifier over candidate features, its calibrator and its open-set threshold."""
 
     def __init__(self, settings: RerankSettings, classifier, calibrator, threshold: float, info: dict | None = None,
-                 category_calibrator=None):
+                 category_calibrator=None, level_calibrators=None):
         self.settings, self.classifier, self.calibrator = settings, classifier, calibrator
         # P(the clip has the best candidate's category | its probability); None in re-rankers saved before it
         self.category_calibrator = category_calibrator
+        # the same level by level (fit_level_calibrators; what the lookup folds in when present); None in re-rankers
+        # saved before stop 26
+        self.level_calibrators = level_calibrators
         self.threshold = threshold
         self.info = info or {}
         self.features, self._cols = feature_columns(settings)
@@ -210,6 +251,17 @@ class Reranker:
             return known
         return [(known[0][0], float(np.clip(self.category_calibrator.predict([known[0][1]])[0], 0.0, 1.0)))] if known else []
 
+    def fold_category(self, category, ranked: list[tuple[str, float]], programs: dict[str, Program],
+                      by_level: bool = True):
+        """The clip's category (a CategoryOutput) with its candidates folded in: level by level by the best
+        candidate (CategoryOutput.with_best_match) when this model has level calibrators and `by_level`;
+        otherwise as `category_matches` says (CategoryOutput.with_matches)."""
+        best = next(((tuple(programs[pid].category), p) for pid, p in ranked if pid in programs), None)
+        if by_level and self.level_calibrators is not None and best is not None:
+            shares = [float(np.clip(c.predict([best[1]])[0], 0.0, 1.0)) for c in self.level_calibrators]
+            return category.with_best_match(best[0], shares)
+        return category.with_matches(self.category_matches(ranked, programs))
+
     def aux_candidates(self, signals: ClipSignals) -> dict:
         """The auxiliary visual signals' candidates this model read (name -> candidates)."""
         return {n: signals.aux_visual[n] for n in self.settings.aux_visual if n in signals.aux_visual}
@@ -234,6 +286,8 @@ class Reranker:
         saved = {"classifier": self.classifier, "calibrator": self.calibrator}
         if self.category_calibrator is not None:  # absent otherwise, as in re-rankers saved before it
             saved["category_calibrator"] = self.category_calibrator
+        if self.level_calibrators is not None:  # likewise
+            saved["category_level_calibrators"] = self.level_calibrators
         return saved
 
     def _identity(self, model_sha256: str) -> str:
@@ -275,7 +329,7 @@ def load_reranker(directory: str | Path) -> Reranker:
     saved = joblib.load(directory / MODEL_FILE)
     settings = RerankSettings(**config["settings"])
     model = Reranker(settings, saved["classifier"], saved["calibrator"], float(config["threshold"]), config["info"],
-                     saved.get("category_calibrator"))
+                     saved.get("category_calibrator"), saved.get("category_level_calibrators"))
     if model._identity(config["model_sha256"]) != config.get("checksum"):
         raise ModelError(f"{directory}: config.json does not match its checksum")
     model._checksum = config["checksum"]
@@ -302,6 +356,7 @@ def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
     calibrated = calibrator.predict(oof)
     conf, correct = _top_confidence(calibrated, data.group, data.y, n_clips)
     category_calibrator, category_summary = fit_category_calibrator(calibrated, data.group, data.same_category)
+    level_calibrators, level_summary = fit_level_calibrators(calibrated, data.group, data.shared_levels)
     threshold, prf = choose_threshold(conf, data.is_open, settings.target_precision)
     classifier = _classifier(settings).fit(X, data.y)
     info = {"clips": n_clips, "open_set_clips": int(data.is_open.sum()), "candidates": int(len(X)),
@@ -310,4 +365,6 @@ def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
                             "ece": expected_calibration_error(conf, correct), "no_match": prf}}
     if category_summary is not None:
         info["category_calibration"] = category_summary
-    return Reranker(settings, classifier, calibrator, threshold, info, category_calibrator)
+    if level_summary is not None:
+        info["category_level_calibration"] = level_summary
+    return Reranker(settings, classifier, calibrator, threshold, info, category_calibrator, level_calibrators)

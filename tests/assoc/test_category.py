@@ -74,6 +74,37 @@ def test_matches_move_category_mass_by_their_probability():
         assert out.levels[0].sum() == pytest.approx(1) and out.levels[1].sum() == pytest.approx(1)
 
 
+def test_the_best_match_folds_in_level_by_level():
+    h = Hierarchy(LEAVES)
+    model = CategoryOutput(h, [m[0] for m in h.marginals(np.array([[0.1, 0.1, 0.2, 0.6]], np.float32))])
+    assert model.with_best_match(LEAVES[1], (0, 0, 0)).levels[2] == pytest.approx(model.levels[2])  # the model's
+    assert model.with_best_match(LEAVES[1], (1, 1, 1)).levels[2] == pytest.approx([0, 1, 0, 0])  # the path's leaf
+    # sure of level 1 only: the model given A (x, y, z in 1 : 1 : 2)
+    assert model.with_best_match(LEAVES[1], (1, 0, 0)).levels[2] == pytest.approx([0.25, 0.25, 0.5, 0])
+    # sure of a1 only: the model given a1 (x and y alike)
+    assert model.with_best_match(LEAVES[1], (1, 1, 0)).levels[2] == pytest.approx([0.5, 0.5, 0, 0])
+    # half sure of level 1: P(A) = 0.5 + 0.5 x 0.4; the leaf fold of the same q would leave B (w) on top
+    out = model.with_best_match(LEAVES[1], (0.5, 0.5, 0.5))
+    expected = 0.5 * np.array([0.1, 0.1, 0.2, 0.6]) + 0.25 * np.array([0.25, 0.25, 0.5, 0]) \
+        + 0.125 * np.array([0.5, 0.5, 0, 0]) + 0.125 * np.array([0, 1, 0, 0])
+    assert out.levels[2] == pytest.approx(expected) and out.levels[0] == pytest.approx([0.7, 0.3])
+    assert [n for n, _ in out.prediction().levels][0] == "A"
+    assert [n for n, _ in model.with_matches([(LEAVES[1], 0.125)]).prediction().levels][0] == "B"
+    # the model gives the path's subtree nothing: uniform over it; shares outside [0, 1] are clipped
+    none_b = CategoryOutput(h, [m[0] for m in h.marginals(np.array([[0.4, 0.3, 0.3, 0.0]], np.float32))])
+    assert none_b.with_best_match(LEAVES[3], (1, 0, 0)).levels[2] == pytest.approx([0, 0, 0, 1])
+    assert model.with_best_match(LEAVES[1], (2, -1, 0)).levels[2] == pytest.approx([0.25, 0.25, 0.5, 0])
+    assert model.with_best_match(("C", "c", "v"), (1, 1, 1)) is model  # not in the taxonomy: nothing moves
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # a distribution whose children never exceed their parents
+        m = CategoryOutput(h, [x[0] for x in h.marginals(rng.dirichlet(np.ones(4))[None, :].astype(np.float32))])
+        o = m.with_best_match(LEAVES[int(rng.integers(4))], rng.random(3))
+        assert o.levels[2].sum() == pytest.approx(1, abs=1e-5) and (o.levels[2] >= 0).all()
+        for p in LEAVES:
+            a, b, c = h.labels(p)
+            assert o.levels[2][c] <= o.levels[1][b] + 1e-6 and o.levels[1][b] <= o.levels[0][a] + 1e-6
+
+
 def test_gap_and_hierarchical_prf_by_hand():
     scores = np.array([[0.9, 0.1, 0.0], [0.8, 0.7, 0.0]])
     truth = np.array([[1, 0, 0], [0, 1, 0]])
@@ -309,3 +340,28 @@ def test_the_lookups_category_folds_in_the_best_candidate_by_the_category_calibr
     evaluate(tmp_path / "idx", queries, tmp_path / "rep", LookupSettings(short_side=72), baselines=False)
     saved = {r["clip_id"]: r["category"] for r in map(json.loads, (tmp_path / "rep" / "results_fused.jsonl").open())}
     assert all(saved[cid] == cat for cid, cat in looked.items())
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())["category"]["models"]
+    assert "model+matches (leaf fold)" not in report  # nothing to compare with
+
+    # level calibrators (by hand: level 1 trusted even for an unsure candidate): the lookup folds level by level,
+    # and the eval reports the leaf fold beside it
+    model.level_calibrators = [CenteredIsotonic().fit([0.0, 0.1, 1.0], [0, 1, 1]), cal, cal]
+    model._checksum = None
+    model.save(tmp_path / "rr3")
+    set_reranker(tmp_path / "idx", tmp_path / "rr3")
+    lookup = Lookup(open_index(tmp_path / "idx"), LookupSettings(short_side=72))
+    looked = {}
+    for clip in clips[:4]:
+        signals = lookup.video_signals(clip_video_path(queries, clip), clip.clip_id, clip.title, clip.description)
+        ranked = lookup.reranker.score(signals, programs)
+        best, p = ranked[0]
+        shares = [float(c.predict([p])[0]) for c in model.level_calibrators]
+        result = lookup.result(signals)
+        assert result.category == signals.category.with_best_match(programs[best].category, shares).prediction()
+        looked[clip.clip_id] = result.model_dump(mode="json")["category"]
+    evaluate(tmp_path / "idx", queries, tmp_path / "rep3", LookupSettings(short_side=72), baselines=False)
+    saved = {r["clip_id"]: r["category"] for r in map(json.loads, (tmp_path / "rep3" / "results_fused.jsonl").open())}
+    assert all(saved[cid] == cat for cid, cat in looked.items())
+    report = json.loads((tmp_path / "rep3" / "report.json").read_text())["category"]["models"]
+    assert {"model", "model+matches", "model+matches (leaf fold)"} <= set(report)
+    assert report["model+matches (leaf fold)"]["n"] == report["model+matches"]["n"] == len(clips)

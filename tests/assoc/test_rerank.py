@@ -39,6 +39,7 @@ from assoc.rerank.model import (
     RerankSettings,
     _top_confidence,
     fit_category_calibrator,
+    fit_level_calibrators,
     load_reranker,
     training_set,
 )
@@ -211,6 +212,68 @@ def test_category_matches_fold_the_best_candidate_in_with_the_category_calibrati
     assert set(plain._saved()) == {"classifier", "calibrator"} and "category_calibrator" in model._saved()
 
 
+def test_level_calibrators_learn_each_level_given_the_one_above():
+    # 200 clips, one row each: the best candidate's probability and how many levels of the clip's category its
+    # program shares. Unsure candidates share level 1 with most clips (a film's clip finds a film) and the leaf with few.
+    rng = np.random.default_rng(1)
+    conf = np.concatenate([rng.uniform(0.0, 0.3, 100), rng.uniform(0.7, 1.0, 100)])
+    low = rng.choice([0, 1, 2, 3], 100, p=[0.1, 0.5, 0.2, 0.2])
+    shared = np.concatenate([low, np.full(100, 3)])
+    cals, summary = fit_level_calibrators(conf, np.arange(200), shared)
+    assert summary == {"clips": 200, "best_candidate_same_level1": pytest.approx((shared >= 1).mean()),
+                       "best_candidate_same_level2": pytest.approx((shared >= 2).mean()),
+                       "best_candidate_same_level3": pytest.approx((shared >= 3).mean())}
+    q1, q2, q3 = (float(c.predict([0.15])[0]) for c in cals)
+    assert q1 == pytest.approx((low >= 1).mean(), abs=0.12)  # about 0.9
+    assert q2 == pytest.approx((low >= 2).sum() / (low >= 1).sum(), abs=0.12)  # given level 1: about 0.44
+    assert q3 == pytest.approx((low >= 3).sum() / (low >= 2).sum(), abs=0.15)  # given level 2: about 0.5
+    assert q1 > 0.75 and q1 * q2 * q3 < 0.35  # level 1 is trusted where the leaf is not
+    assert all(float(c.predict([0.9])[0]) == pytest.approx(1.0) for c in cals)
+    # only each clip's best candidate counts; unlabelled clips (-1) are left out; too few clips or one outcome
+    # at some level: none
+    both, _ = fit_level_calibrators(np.concatenate([conf, conf / 2]), np.concatenate([np.arange(200)] * 2),
+                                    np.concatenate([shared, np.zeros(200, np.int64)]))
+    assert [c.predict([0.15])[0] for c in both] == pytest.approx([q1, q2, q3])
+    assert fit_level_calibrators(conf, np.arange(200), np.where(np.arange(200) < 200 - MIN_CATEGORY_CLIPS + 1, -1,
+                                                                 shared)) == (None, None)
+    assert fit_level_calibrators(conf, np.arange(200), np.maximum(shared, 2)) == (None, None)  # level 1 always shared
+    assert fit_level_calibrators(conf, np.arange(200), None) == (None, None)
+
+
+def test_the_category_folds_in_level_by_level_when_the_model_has_level_calibrators(tmp_path):
+    from assoc.category.model import CategoryOutput, Hierarchy
+
+    leaves = [("电视剧", "古装", "宫廷"), ("电视剧", "古装", "武侠"), ("电视剧", "都市", "爱情"), ("综艺", "真人秀", "户外")]
+    h = Hierarchy(leaves)
+    category = CategoryOutput(h, [m[0] for m in h.marginals(np.array([[0.1, 0.1, 0.1, 0.7]], np.float32))])
+    programs = {"a": _program("a", 1), "b": _program("b", 1).model_copy(update={"category": ["综艺", "真人秀", "户外"]})}
+    ranked = [("gone", 0.3), ("a", 0.2), ("b", 0.1)]
+    leaf_cal = CenteredIsotonic().fit([0.1, 0.2, 0.3, 0.9], [0, 0, 1, 1])
+    cals = [CenteredIsotonic().fit([0.0, 0.1, 0.5, 1.0], [0, 1, 1, 1]), CenteredIsotonic().fit([0, 1], [0, 1]),
+            CenteredIsotonic().fit([0, 1], [0, 1])]
+    model = Reranker(RerankSettings(), None, CenteredIsotonic().fit([0, 1], [0, 1]), 0.5, {},
+                     category_calibrator=leaf_cal, level_calibrators=cals)
+    shares = [float(c.predict([0.2])[0]) for c in cals]
+    out = model.fold_category(category, ranked, programs)  # the best candidate in the catalog: a
+    assert out.levels[2] == pytest.approx(category.with_best_match(leaves[0], shares).levels[2])
+    assert out.prediction().levels[0][0] == "电视剧"  # level 1 taken from the candidate; the leaf fold keeps 综艺
+    leaf = model.fold_category(category, ranked, programs, by_level=False)
+    assert leaf.levels[2] == pytest.approx(category.with_matches(model.category_matches(ranked, programs)).levels[2])
+    assert leaf.prediction().levels[0][0] == "综艺"
+    assert model.fold_category(category, [], programs).levels[2] == pytest.approx(category.levels[2])
+    # a model without level calibrators (saved before them) folds as before
+    older = Reranker(RerankSettings(), None, model.calibrator, 0.5, {}, category_calibrator=leaf_cal)
+    assert older.fold_category(category, ranked, programs).levels[2] == pytest.approx(leaf.levels[2])
+    # saved with the model and back; one without them saves the same objects as before
+    from sklearn.linear_model import LogisticRegression
+    model.classifier = LogisticRegression().fit(np.eye(2, len(model.features)), [0, 1])
+    model.save(tmp_path / "levels")
+    back = load_reranker(tmp_path / "levels")
+    assert back.checksum == model.checksum
+    assert back.fold_category(category, ranked, programs).levels[2] == pytest.approx(out.levels[2])
+    assert "category_level_calibrators" in model._saved() and "category_level_calibrators" not in older._saved()
+
+
 def test_training_set_marks_which_candidates_share_the_clips_category():
     programs = {"a": _program("a", 1), "b": _program("b", 1).model_copy(update={"category": ["综艺", "真人秀", "户外"]})}
     sig = ClipSignals("c", visual=[_visual("a", 0.6), _visual("b", 0.3)], text=[])
@@ -218,7 +281,13 @@ def test_training_set_marks_which_candidates_share_the_clips_category():
                         categories=[("电视剧", "古装", "宫廷"), None, ("综艺", "真人秀", "户外")])
     by_clip = {g: dict(zip(data.pids[g], data.same_category[data.group == g].tolist())) for g in range(3)}
     assert by_clip == {0: {"a": 1, "b": 0}, 1: {"a": -1, "b": -1}, 2: {"a": 0, "b": 1}}
+    levels = {g: dict(zip(data.pids[g], data.shared_levels[data.group == g].tolist())) for g in range(3)}
+    assert levels == {0: {"a": 3, "b": 0}, 1: {"a": -1, "b": -1}, 2: {"a": 0, "b": 3}}
+    near = training_set([(sig, None)], programs, depth=5, categories=[("电视剧", "古装", "武侠")])
+    assert dict(zip(near.pids[0], near.shared_levels.tolist())) == {"a": 2, "b": 0}
+    assert near.same_category.tolist() == [0, 0]
     assert training_set([(sig, "a")], programs, depth=5).same_category is None
+    assert training_set([(sig, "a")], programs, depth=5).shared_levels is None
 
 
 @pytest.fixture(scope="module")
