@@ -109,11 +109,17 @@ class TrainingSet:
     group: np.ndarray  # clip index of each candidate
     is_open: np.ndarray  # per clip
     pids: list[list[str]]  # per clip, its pool
-    # per candidate row: 1 where the candidate's program has the clip's category (leaf), -1 where the clip has none
-    same_category: np.ndarray | None = None
     # per candidate row: how many of the clip's category levels, from the top, the program shares (0 to 3); -1 where
     # the clip has no category
     shared_levels: np.ndarray | None = None
+
+    @property
+    def same_category(self) -> np.ndarray | None:
+        """Per candidate row: 1 where the candidate's program has the clip's category (leaf), -1 where the clip has
+        none."""
+        if self.shared_levels is None:
+            return None
+        return np.where(self.shared_levels < 0, -1, (self.shared_levels == 3).astype(np.int64))
 
 
 def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: dict[str, Program],
@@ -134,9 +140,8 @@ def training_set(examples: Sequence[tuple[ClipSignals, str | None]], programs: d
                           for p in pool)
     if not X:
         raise InputError("no clip has any candidate: nothing to train the re-ranker on")
-    shared = np.asarray(shared, np.int64) if categories is not None else None
     return TrainingSet(np.concatenate(X), np.asarray(y, np.int64), np.asarray(group), np.asarray(is_open), pools,
-                       None if shared is None else np.where(shared < 0, -1, (shared == 3).astype(np.int64)), shared)
+                       np.asarray(shared, np.int64) if categories is not None else None)
 
 
 def shared_depth(category, path) -> int:
@@ -209,6 +214,11 @@ def fit_level_calibrators(confidence: np.ndarray, group: np.ndarray, shared_leve
     return calibrators, summary
 
 
+def _known_categories(ranked: list[tuple[str, float]], programs: dict[str, Program]):
+    """(category path, probability) of each ranked candidate the catalog has, best first."""
+    return ((tuple(programs[pid].category), p) for pid, p in ranked if pid in programs)
+
+
 class Reranker:
     """A fitted classifier over candidate features, its calibrator and its open-set threshold."""
 
@@ -246,7 +256,7 @@ class Reranker:
         """What to fold into the clip's category (CategoryOutput.with_matches): the best candidate's category with the
         calibrated probability that the clip has it. Without a category calibrator: every candidate's category with
         its probability of being the clip's program."""
-        known = [(tuple(programs[pid].category), p) for pid, p in ranked if pid in programs]
+        known = list(_known_categories(ranked, programs))
         if self.category_calibrator is None:
             return known
         return [(known[0][0], float(np.clip(self.category_calibrator.predict([known[0][1]])[0], 0.0, 1.0)))] if known else []
@@ -256,7 +266,7 @@ class Reranker:
         """The clip's category (a CategoryOutput) with its candidates folded in: level by level by the best
         candidate (CategoryOutput.with_best_match) when this model has level calibrators and `by_level`;
         otherwise as `category_matches` says (CategoryOutput.with_matches)."""
-        best = next(((tuple(programs[pid].category), p) for pid, p in ranked if pid in programs), None)
+        best = next(_known_categories(ranked, programs), None)
         if by_level and self.level_calibrators is not None and best is not None:
             shares = [float(np.clip(c.predict([best[1]])[0], 0.0, 1.0)) for c in self.level_calibrators]
             return category.with_best_match(best[0], shares)
