@@ -437,9 +437,10 @@ class Associator:
                             self.settings.top_k, signals.visual, signals.text, signals.degraded, signals.category,
                             ranked, clip_category, aux, verification, signals.searched if verification else None)
 
-    def category_given_matches(self, category, ranked: list[tuple[str, float]], reranker, by_level: bool = True):
+    def category_given_matches(self, category, ranked: list[tuple[str, float]], reranker, by_level: bool = False):
         """The clip's category with the candidates `reranker` ranked folded in as it says (Reranker.fold_category:
-        level by level, or with `by_level` off as before stop 26); None without a category model."""
+        by the leaf calibrator, or with `by_level` level by level, which the eval reports beside it); None without
+        a category model."""
         if category is None:
             return None
         return reranker.fold_category(category, ranked, self.index.programs, by_level)

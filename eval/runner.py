@@ -86,9 +86,9 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
                     if lookup.reranker is not None:  # the lookup's category: the model given the calibrated matches
                         category_outputs.setdefault("model+matches", []).append(
                             folded["fused"] if "fused" in folded else signals.category.with_matches([]))
-                        if lookup.reranker.level_calibrators is not None:  # beside it, the leaf-only fold of before
-                            category_outputs.setdefault("model+matches (leaf fold)", []).append(
-                                lookup.category_given_matches(signals.category, scored["fused"], rerankers["fused"], False)
+                        if lookup.reranker.level_calibrators is not None:  # beside it, the level-by-level fold
+                            category_outputs.setdefault("model+matches (level fold)", []).append(
+                                lookup.category_given_matches(signals.category, scored["fused"], rerankers["fused"], True)
                                 if "fused" in scored else signals.category.with_matches([]))
             build = lambda v, t, ranked=None, aux=None, ver=None: build_result(  # noqa: E731
                 clip.clip_id, index, base_threshold if ranked is None else ranked[1], signals.timings,

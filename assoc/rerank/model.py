@@ -227,8 +227,8 @@ class Reranker:
         self.settings, self.classifier, self.calibrator = settings, classifier, calibrator
         # P(the clip has the best candidate's category | its probability); None in re-rankers saved before it
         self.category_calibrator = category_calibrator
-        # the same level by level (fit_level_calibrators; what the lookup folds in when present); None in re-rankers
-        # saved before stop 26
+        # the same level by level (fit_level_calibrators; the eval's comparison, not the lookup's fold); None in
+        # re-rankers saved before stop 26
         self.level_calibrators = level_calibrators
         self.threshold = threshold
         self.info = info or {}
@@ -262,10 +262,11 @@ class Reranker:
         return [(known[0][0], float(np.clip(self.category_calibrator.predict([known[0][1]])[0], 0.0, 1.0)))] if known else []
 
     def fold_category(self, category, ranked: list[tuple[str, float]], programs: dict[str, Program],
-                      by_level: bool = True):
-        """The clip's category (a CategoryOutput) with its candidates folded in: level by level by the best
-        candidate (CategoryOutput.with_best_match) when this model has level calibrators and `by_level`;
-        otherwise as `category_matches` says (CategoryOutput.with_matches)."""
+                      by_level: bool = False):
+        """The clip's category (a CategoryOutput) with its candidates folded in as `category_matches` says
+        (CategoryOutput.with_matches); with `by_level`, when this model has level calibrators, level by level by the
+        best candidate (CategoryOutput.with_best_match). The lookup folds by the leaf: on the bench the level fold
+        was 1.6 points worse at level 1 (docs/category.md)."""
         best = next(_known_categories(ranked, programs), None)
         if by_level and self.level_calibrators is not None and best is not None:
             shares = [float(np.clip(c.predict([best[1]])[0], 0.0, 1.0)) for c in self.level_calibrators]

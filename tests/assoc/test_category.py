@@ -341,10 +341,10 @@ def test_the_lookups_category_folds_in_the_best_candidate_by_the_category_calibr
     saved = {r["clip_id"]: r["category"] for r in map(json.loads, (tmp_path / "rep" / "results_fused.jsonl").open())}
     assert all(saved[cid] == cat for cid, cat in looked.items())
     report = json.loads((tmp_path / "rep" / "report.json").read_text())["category"]["models"]
-    assert "model+matches (leaf fold)" not in report  # nothing to compare with
+    assert "model+matches (level fold)" not in report  # nothing to compare with
 
-    # level calibrators (by hand: level 1 trusted even for an unsure candidate): the lookup folds level by level,
-    # and the eval reports the leaf fold beside it
+    # level calibrators (by hand: level 1 trusted even for an unsure candidate): the lookup still folds by the leaf
+    # calibrator, and the eval reports the level-by-level fold beside it
     model.level_calibrators = [CenteredIsotonic().fit([0.0, 0.1, 1.0], [0, 1, 1]), cal, cal]
     model._checksum = None
     model.save(tmp_path / "rr3")
@@ -357,11 +357,15 @@ def test_the_lookups_category_folds_in_the_best_candidate_by_the_category_calibr
         best, p = ranked[0]
         shares = [float(c.predict([p])[0]) for c in model.level_calibrators]
         result = lookup.result(signals)
-        assert result.category == signals.category.with_best_match(programs[best].category, shares).prediction()
+        q = float(cal.predict([p])[0])
+        assert result.category == signals.category.with_matches([(tuple(programs[best].category), q)]).prediction()
+        by_level = lookup.category_given_matches(signals.category, ranked, lookup.reranker, by_level=True)
+        assert by_level.levels[2] == pytest.approx(
+            signals.category.with_best_match(programs[best].category, shares).levels[2])
         looked[clip.clip_id] = result.model_dump(mode="json")["category"]
     evaluate(tmp_path / "idx", queries, tmp_path / "rep3", LookupSettings(short_side=72), baselines=False)
     saved = {r["clip_id"]: r["category"] for r in map(json.loads, (tmp_path / "rep3" / "results_fused.jsonl").open())}
     assert all(saved[cid] == cat for cid, cat in looked.items())
     report = json.loads((tmp_path / "rep3" / "report.json").read_text())["category"]["models"]
-    assert {"model", "model+matches", "model+matches (leaf fold)"} <= set(report)
-    assert report["model+matches (leaf fold)"]["n"] == report["model+matches"]["n"] == len(clips)
+    assert {"model", "model+matches", "model+matches (level fold)"} <= set(report)
+    assert report["model+matches (level fold)"]["n"] == report["model+matches"]["n"] == len(clips)

@@ -240,7 +240,7 @@ def test_level_calibrators_learn_each_level_given_the_one_above():
     assert fit_level_calibrators(conf, np.arange(200), None) == (None, None)
 
 
-def test_the_category_folds_in_level_by_level_when_the_model_has_level_calibrators(tmp_path):
+def test_the_category_folds_by_the_leaf_or_level_by_level_when_the_model_has_level_calibrators(tmp_path):
     from assoc.category.model import CategoryOutput, Hierarchy
 
     leaves = [("电视剧", "古装", "宫廷"), ("电视剧", "古装", "武侠"), ("电视剧", "都市", "爱情"), ("综艺", "真人秀", "户外")]
@@ -254,23 +254,23 @@ def test_the_category_folds_in_level_by_level_when_the_model_has_level_calibrato
     model = Reranker(RerankSettings(), None, CenteredIsotonic().fit([0, 1], [0, 1]), 0.5, {},
                      category_calibrator=leaf_cal, level_calibrators=cals)
     shares = [float(c.predict([0.2])[0]) for c in cals]
-    out = model.fold_category(category, ranked, programs)  # the best candidate in the catalog: a
+    out = model.fold_category(category, ranked, programs, by_level=True)  # the best candidate in the catalog: a
     assert out.levels[2] == pytest.approx(category.with_best_match(leaves[0], shares).levels[2])
     assert out.prediction().levels[0][0] == "电视剧"  # level 1 taken from the candidate; the leaf fold keeps 综艺
-    leaf = model.fold_category(category, ranked, programs, by_level=False)
+    leaf = model.fold_category(category, ranked, programs)  # the lookup's: the leaf fold
     assert leaf.levels[2] == pytest.approx(category.with_matches(model.category_matches(ranked, programs)).levels[2])
     assert leaf.prediction().levels[0][0] == "综艺"
-    assert model.fold_category(category, [], programs).levels[2] == pytest.approx(category.levels[2])
+    assert model.fold_category(category, [], programs, by_level=True).levels[2] == pytest.approx(category.levels[2])
     # a model without level calibrators (saved before them) folds as before
     older = Reranker(RerankSettings(), None, model.calibrator, 0.5, {}, category_calibrator=leaf_cal)
-    assert older.fold_category(category, ranked, programs).levels[2] == pytest.approx(leaf.levels[2])
+    assert older.fold_category(category, ranked, programs, by_level=True).levels[2] == pytest.approx(leaf.levels[2])
     # saved with the model and back; one without them saves the same objects as before
     from sklearn.linear_model import LogisticRegression
     model.classifier = LogisticRegression().fit(np.eye(2, len(model.features)), [0, 1])
     model.save(tmp_path / "levels")
     back = load_reranker(tmp_path / "levels")
     assert back.checksum == model.checksum
-    assert back.fold_category(category, ranked, programs).levels[2] == pytest.approx(out.levels[2])
+    assert back.fold_category(category, ranked, programs, by_level=True).levels[2] == pytest.approx(out.levels[2])
     assert "category_level_calibrators" in model._saved() and "category_level_calibrators" not in older._saved()
 
 
