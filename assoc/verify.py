@@ -11,7 +11,11 @@ one transform for all its frames; a clip from a sibling program fits only here a
 different transform each time.
 
 Pixels are compared as luminance by normalised cross-correlation (cv2.matchTemplate, TM_CCOEFF_NORMED:
-each window's mean and scale removed), so brightness and contrast edits cancel; the clip frame is first
+each window's mean and scale removed), so brightness and contrast edits cancel. A colour filter (a hue
+rotation, a saturation change) is no gain and offset of luminance: it brightens some colours and darkens
+others. It leaves HSV's value (the brightest of R, G, B) as it was, though, so a program whose alignment
+luminance does not confirm is verified again on value (VerifySettings.channels). Value alone is the weaker
+picture (every saturated colour is as bright as white), which is why luminance comes first. The clip frame is first
 put in its canonical view (borders trimmed, the band of a vertical reframe) and stretched to the
 episode's aspect (which undoes a letterbox's or pillarbox's squeeze). The episode is read from the
 catalog the index was built from, so verification needs the catalog's videos where the lookup runs.
@@ -41,6 +45,7 @@ SCAN_ORDERS = ("reversed", "lists")  # VerifySettings.scan_order
 SCAN_PROGRAMS = 3  # programs scanned per clip (VerifySettings.scan) by a re-ranker trained with the scan
 SCAN_PROGRAMS_DEEP = 7  # ... and by one trained with a deeper scan (`assoc train reranker --scan-depth 2`)
 SCAN_SPEEDS = (0.5, 2.0)
+CHANNELS = ("luma", "value")  # what verification compares: luminance, HSV value (max of R, G, B)
 
 
 @dataclass
@@ -111,6 +116,11 @@ class VerifySettings:
     # programs, so it is opt-in until the bench shows what it buys (docs/fusion.md)
     scan_text: int = 1
     scan_lead: int = 1
+    # the pictures compared, in order (CHANNELS): a program's alignments are verified on the next channel when none
+    # fitted at `enough` on those before (its best over all is kept). Value undoes a colour filter that luminance
+    # does not (the module's docstring); ("luma",): luminance only (re-rankers trained before stop 27). The scan
+    # reads its episodes on the first channel only; the alignments it finds are verified on each
+    channels: tuple[str, ...] = ("luma", "value")
 
     def __post_init__(self):
         self.scales = tuple(self.scales)
@@ -120,6 +130,10 @@ class VerifySettings:
             self.speed_range = tuple(self.speed_range)
         if self.scan_order not in SCAN_ORDERS:
             raise InputError(f"unknown scan order '{self.scan_order}'; known: {', '.join(SCAN_ORDERS)}")
+        self.channels = tuple(self.channels)
+        unknown = [c for c in self.channels if c not in CHANNELS]
+        if unknown or not self.channels:
+            raise InputError(f"unknown verification channels {unknown or '(none given)'}; known: {', '.join(CHANNELS)}")
         if self.scan_text < 0 or self.scan_lead < 1:
             raise InputError(f"scan_text must be >= 0 and scan_lead >= 1 (got {self.scan_text} and {self.scan_lead})")
 
@@ -139,7 +153,7 @@ class VerifySettings:
 # then saved every other setting)
 ADDED = {"landscape_min_scale": None, "border_quantile": None, "portrait_heights": None, "portrait_width": None,
          "detail_width": None, "program_search": None, "scan": None, "scan_order": "lists",
-         "scan_text": 1, "scan_lead": 1}
+         "scan_text": 1, "scan_lead": 1, "channels": ("luma",)}
 # what verification did before its settings were saved with the re-ranker (stop 14's re-rankers read these)
 LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None,
                         scales=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32), **ADDED)
@@ -160,37 +174,49 @@ class Verification:
     # the NCC of the pictures' detail at that transform and those times (VerifySettings.detail_width), over the
     # best three quarters of the frames; None: not checked
     detail: float | None = None
+    channel: str = "luma"  # the picture compared (CHANNELS)
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
 
 
+def value(frame: np.ndarray) -> np.ndarray:
+    """HSV's value: the brightest of R, G and B at each pixel (a hue rotation or saturation change keeps it)."""
+    return np.ascontiguousarray(np.asarray(frame).max(axis=2))
+
+
+def gray(frame: np.ndarray, channel: str = "luma") -> np.ndarray:
+    """One channel (CHANNELS) of an RGB frame, as uint8."""
+    return value(frame) if channel == "value" else luma(frame)
+
+
 def clip_templates(frames: np.ndarray, width: int = 2 * WIDTH, aspect: float = 9 / 16,
-                   border_quantile: float | None = None) -> list[np.ndarray]:
+                   border_quantile: float | None = None, channel: str = "luma") -> list[np.ndarray]:
     """Each clip frame's canonical view as luminance, all at the episodes' aspect (height / width): a crop
     keeps the source's aspect, and a letterboxed or pillarboxed copy squeezed the source into a band that
     the canonical view trims to, so stretching back to the source aspect undoes both. `border_quantile`:
-    how borders are told (assoc.encoders.canonical.trim_black_borders)."""
+    how borders are told (assoc.encoders.canonical.trim_black_borders); `channel`: luminance or value (CHANNELS)."""
     size = (width, max(4, int(round(width * aspect))))
-    return [cv2.resize(luma(canonical_view(f, border_quantile)), size, interpolation=cv2.INTER_AREA) for f in frames]
+    return [cv2.resize(gray(canonical_view(f, border_quantile), channel), size, interpolation=cv2.INTER_AREA)
+            for f in frames]
 
 
 def portrait_templates(frames: np.ndarray, height: int = 2 * WIDTH * 9 // 16,
-                       border_quantile: float | None = None) -> list[np.ndarray]:
+                       border_quantile: float | None = None, channel: str = "luma") -> list[np.ndarray]:
     """Each (portrait) clip frame whole, borders trimmed, as luminance `height` high, all at one aspect (the
     frames' median after trimming: a transform is fitted to all of them at once, so they must share a size)."""
-    trimmed = [luma(trim_black_borders(f, quantile=border_quantile)) for f in frames]
+    trimmed = [gray(trim_black_borders(f, quantile=border_quantile), channel) for f in frames]
     if not trimmed:
         return []
     width = max(4, int(round(height * float(np.median([g.shape[1] / g.shape[0] for g in trimmed])))))
     return [cv2.resize(g, (width, height), interpolation=cv2.INTER_AREA) for g in trimmed]
 
 
-def _decode(path: str | Path, width: int,
-            indices: Callable[[int, float], list[int]]) -> tuple[np.ndarray, float, list[int]]:
-    """Luminance frames of a video, `width` wide, at the frame indices `indices(frame count, fps)` chooses (in its
-    order, repeats allowed): (frames, fps, those indices)."""
+def _decode(path: str | Path, width: int, indices: Callable[[int, float], list[int]],
+            channel: str = "luma") -> tuple[np.ndarray, float, list[int]]:
+    """Luminance (or `channel`) frames of a video, `width` wide, at the frame indices `indices(frame count, fps)`
+    chooses (in its order, repeats allowed): (frames, fps, those indices)."""
     import decord
 
     key = str(path)
@@ -212,23 +238,25 @@ def _decode(path: str | Path, width: int,
     except Exception as e:  # decord's own errors
         raise MediaError(key, f"cannot decode video for verification: {str(e).splitlines()[0][:200]}") from e
     at = {j: k for k, j in enumerate(distinct)}
-    return np.stack([luma(got[at[j]]) for j in wanted]), fps, wanted
+    return np.stack([gray(got[at[j]], channel) for j in wanted]), fps, wanted
 
 
-def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH) -> tuple[np.ndarray, float, int]:
-    """Luminance frames of a video between source seconds t0 and t1, `width` wide: (frames, fps, first index)."""
+def read_window(path: str | Path, t0: float, t1: float, width: int = WIDTH,
+                channel: str = "luma") -> tuple[np.ndarray, float, int]:
+    """Luminance (or `channel`) frames of a video between source seconds t0 and t1, `width` wide: (frames, fps, first
+    index)."""
 
     def span(n: int, fps: float) -> list[int]:
         first, last = _frame_range(t0, t1, fps, 0, n - 1)
         return list(range(first, last + 1))
 
-    frames, fps, indices = _decode(path, width, span)
+    frames, fps, indices = _decode(path, width, span, channel)
     return frames, fps, indices[0]
 
 
-def read_frames(path: str | Path, times: list[float], width: int) -> np.ndarray:
-    """Luminance frames of a video nearest each of `times` (source seconds), `width` wide."""
-    return _decode(path, width, lambda n, fps: [int(np.clip(round(t * fps), 0, n - 1)) for t in times])[0]
+def read_frames(path: str | Path, times: list[float], width: int, channel: str = "luma") -> np.ndarray:
+    """Luminance (or `channel`) frames of a video nearest each of `times` (source seconds), `width` wide."""
+    return _decode(path, width, lambda n, fps: [int(np.clip(round(t * fps), 0, n - 1)) for t in times], channel)[0]
 
 
 class EpisodeWindows:
@@ -236,8 +264,8 @@ class EpisodeWindows:
 
     MARGIN = 3.0  # seconds read beyond each side of a request: the next alignment of the episode is often near
 
-    def __init__(self, width: int = WIDTH):
-        self.width = width
+    def __init__(self, width: int = WIDTH, channel: str = "luma"):
+        self.width, self.channel = width, channel
         self.read: list[tuple[Path, float, float, tuple[np.ndarray, float, int]]] = []
 
     def __call__(self, path: Path, t0: float, t1: float) -> tuple[np.ndarray, float, int]:
@@ -245,7 +273,7 @@ class EpisodeWindows:
             if p == path and a <= t0 and t1 <= b:
                 return _slice(got, t0, t1)
         a, b = max(0.0, t0 - self.MARGIN), t1 + self.MARGIN
-        got = read_window(path, a, b, self.width)
+        got = read_window(path, a, b, self.width, self.channel)
         self.read.append((path, a, b, got))
         return _slice(got, t0, t1)
 
@@ -363,16 +391,16 @@ class DetailCheck:
 
     MARGIN = 2
 
-    def __init__(self, frames: np.ndarray, portrait: bool, settings: VerifySettings):
-        self.settings = settings
+    def __init__(self, frames: np.ndarray, portrait: bool, settings: VerifySettings, channel: str = "luma"):
+        self.settings, self.channel = settings, channel
         w = settings.detail_width
-        self.band = clip_templates(frames, 2 * w, border_quantile=settings.border_quantile)
-        self.whole = portrait_templates(frames, 2 * w * 9 // 16, settings.border_quantile) if portrait else None
+        self.band = clip_templates(frames, 2 * w, border_quantile=settings.border_quantile, channel=channel)
+        self.whole = portrait_templates(frames, 2 * w * 9 // 16, settings.border_quantile, channel) if portrait else None
 
     def __call__(self, path: Path, kind: str, used: list[int], times: list[float], pos: tuple[int, int],
                  size: tuple[int, int], flipped: bool, ew: int) -> float | None:
         st, m = self.settings, self.MARGIN
-        frames = read_frames(path, times, st.detail_width)
+        frames = read_frames(path, times, st.detail_width, self.channel)
         _, h, w = frames.shape
         r = w / ew
         tw, th = max(4, int(round(size[0] * r))), max(4, int(round(size[1] * r)))
@@ -420,21 +448,51 @@ class Verifier:
         self.settings = settings or VerifySettings()
         self.scan_cache = scan_cache  # None: every scan reads its episodes again
 
-    def _prepare(self, frames: np.ndarray, needed: bool = True):
+    def _prepare(self, frames: np.ndarray, needed: bool = True, channel: str | None = None):
         """(settings for this clip, its band templates, its whole-frame templates or None, the episode windows' cache,
-        the detail check or None): a portrait clip's width and scales, as `settings` say."""
+        the detail check or None), on `channel` (the settings' first when None): a portrait clip's width and scales,
+        as `settings` say."""
         st = self.settings
+        channel = channel or st.channels[0]
         portrait = bool(len(frames)) and is_portrait(frames[0])
         if portrait and st.portrait_width:
             st = replace(st, width=st.portrait_width)
-        templates = clip_templates(frames, 2 * st.width, border_quantile=st.border_quantile) if needed else []
+        templates = clip_templates(frames, 2 * st.width, border_quantile=st.border_quantile, channel=channel) if needed else []
         whole = None
         if portrait and st.portrait_heights and needed:
-            whole = portrait_templates(frames, 2 * st.width * 9 // 16, st.border_quantile)
+            whole = portrait_templates(frames, 2 * st.width * 9 // 16, st.border_quantile, channel)
         if st.landscape_min_scale is not None and len(frames) and (not portrait or whole is not None):
             st = replace(st, scales=tuple(s for s in st.scales if s >= st.landscape_min_scale))
-        check = DetailCheck(frames, portrait, st) if st.detail_width and needed else None
-        return st, templates, whole, EpisodeWindows(st.width), check
+        check = DetailCheck(frames, portrait, st, channel) if st.detail_width and needed else None
+        return st, templates, whole, EpisodeWindows(st.width, channel), check
+
+    def _verify_program(self, prepared: dict, frames: np.ndarray, times: np.ndarray, alignments: list[tuple],
+                        problems: list[str], label: str) -> Verification | None:
+        """The best verification (by trimmed fit) of one program's `alignments` (episode id, source start, clip start,
+        speed, clip end or None), channel by channel (VerifySettings.channels) until one confirms; `prepared`:
+        channel -> what _prepare made of the clip, filled as needed. An episode that cannot be read is a problem
+        (`label`: the step, verify or scan), the rest go on."""
+        best = None
+        for channel in self.settings.channels:
+            if channel not in prepared:
+                prepared[channel] = self._prepare(frames, channel=channel)
+            st, templates, whole, windows, check = prepared[channel]
+            for eid, start, clip_start, speed, clip_end in alignments:
+                path = self.episode_path(eid)
+                if path is None:
+                    problems.append(f"{label}: episode {eid} has no video in the catalog")
+                    continue
+                try:
+                    v = verify_segment(templates, times, eid, lambda a, b, p=path: windows(p, a, b), start, clip_start,
+                                       speed, st, clip_end, whole, partial(check, path) if check else None)
+                except MediaError as e:
+                    problems.append(f"{label}: {e}")
+                    continue
+                if v is not None and (best is None or v.fit_trimmed > best.fit_trimmed):
+                    best = replace(v, channel=channel)
+                if st.confirms(v):
+                    return best  # confirmed: its other alignments and channels are not tried (they would cost as much)
+        return best
 
     def scan(self, frames: np.ndarray, times: np.ndarray, programs: list[tuple[str, list[str]]],
              timings: dict | None = None) -> tuple[dict[str, Verification], list[str]]:
@@ -446,7 +504,8 @@ class Verifier:
         out: dict[str, Verification] = {}
         problems: list[str] = []
         if programs and len(frames):
-            st, templates, whole, windows, check = self._prepare(frames)
+            prepared = {self.settings.channels[0]: self._prepare(frames)}
+            st, templates, whole, _, _ = prepared[self.settings.channels[0]]
             for pid, episode_ids in programs:
                 found, paths = [], {}
                 for eid in episode_ids:
@@ -455,23 +514,19 @@ class Verifier:
                         problems.append(f"scan: episode {eid} has no video in the catalog")
                         continue
                     try:
-                        episode, step = (self.scan_cache or read_scan)(path, st.scan_width, st.scan_step)
+                        episode, step = (self.scan_cache or read_scan)(path, st.scan_width, st.scan_step,
+                                                                       st.channels[0])
                     except MediaError as e:
                         problems.append(f"scan: {e}")
                         continue
                     paths[eid] = path
                     found += [(fit, eid, *rest) for fit, *rest in scan_episode(templates, whole, times, episode, step, st)]
-                for _, eid, start, clip_start, speed in _distinct(sorted(found, key=lambda h: -h[0]),
-                                                                  st.scan_hypotheses):
-                    path = paths[eid]
-                    try:
-                        v = verify_segment(templates, times, eid, lambda a, b, p=path: windows(p, a, b), start,
-                                           clip_start, speed, st, None, whole, partial(check, path) if check else None)
-                    except MediaError as e:
-                        problems.append(f"scan: {e}")
-                        continue
-                    if v is not None and (pid not in out or v.fit_trimmed > out[pid].fit_trimmed):
-                        out[pid] = v
+                hypotheses = _distinct(sorted(found, key=lambda h: -h[0]), st.scan_hypotheses)
+                v = self._verify_program(prepared, frames, times, [(eid, start, clip_start, speed, None)
+                                                                   for _, eid, start, clip_start, speed in hypotheses],
+                                         problems, "scan")
+                if v is not None:
+                    out[pid] = v
         if timings is not None:
             timings["scan"] = round((time.perf_counter() - t0) * 1000, 2)
         return out, problems
@@ -504,24 +559,14 @@ class Verifier:
         out: dict[str, Verification] = {}
         problems: list[str] = []
         chosen = self.chosen(lists, also, searched)
-        st, templates, whole, windows, check = self._prepare(frames, bool(chosen))
+        prepared: dict = {}
         for pid, cands in chosen:
-            for seg in _alignments(cands, st):
-                path = self.episode_path(seg[0])
-                if path is None:
-                    problems.append(f"verify: episode {seg[0]} has no video in the catalog")
-                    continue
-                try:
-                    v = verify_segment(templates, times, seg[0], lambda a, b, p=path: windows(p, a, b),
-                                       seg[1], seg[2], seg[3], st, seg[4], whole,
-                                       partial(check, path) if check else None)
-                except MediaError as e:
-                    problems.append(f"verify: {e}")
-                    continue
-                if v is not None and (pid not in out or v.fit_trimmed > out[pid].fit_trimmed):
-                    out[pid] = v
-                if st.confirms(v):
-                    break  # confirmed: its other alignments are not tried (they would cost as much again)
+            if not prepared:
+                prepared[self.settings.channels[0]] = self._prepare(frames)
+            v = self._verify_program(prepared, frames, times, _alignments(cands, prepared[self.settings.channels[0]][0]),
+                                     problems, "verify")
+            if v is not None:
+                out[pid] = v
         if timings is not None:
             timings["verify"] = round((time.perf_counter() - t0) * 1000, 2)
         return out, problems
@@ -554,16 +599,16 @@ def _alignments(cands: list, settings: VerifySettings = LEGACY) -> list[tuple[st
     return found[: settings.alignments]
 
 
-def read_scan(path: str | Path, width: int, step: float) -> tuple[np.ndarray, float]:
-    """An episode's luminance frames every `step` seconds (the nearest whole number of frames), `width` wide, and the
-    seconds between them."""
+def read_scan(path: str | Path, width: int, step: float, channel: str = "luma") -> tuple[np.ndarray, float]:
+    """An episode's luminance (or `channel`) frames every `step` seconds (the nearest whole number of frames), `width`
+    wide, and the seconds between them."""
     stride = {}
 
     def every(n: int, fps: float) -> list[int]:
         stride["k"] = max(1, int(round(step * fps)))
         return list(range(0, n, stride["k"]))
 
-    frames, fps, _ = _decode(path, width, every)
+    frames, fps, _ = _decode(path, width, every, channel)
     return frames, stride["k"] / fps
 
 
@@ -582,19 +627,19 @@ class ScanCache:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def __call__(self, path: str | Path, width: int, step: float) -> tuple[np.ndarray, float]:
+    def __call__(self, path: str | Path, width: int, step: float, channel: str = "luma") -> tuple[np.ndarray, float]:
         try:
             st = Path(path).stat()
         except OSError:
-            return read_scan(path, width, step)  # says what is wrong with it
-        key = (str(path), st.st_mtime_ns, st.st_size, width, step)
+            return read_scan(path, width, step, channel)  # says what is wrong with it
+        key = (str(path), st.st_mtime_ns, st.st_size, width, step, channel)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 self.hits += 1
                 return self._items[key]
             self.misses += 1
-        frames, gap = read_scan(path, width, step)
+        frames, gap = read_scan(path, width, step, channel)
         frames.flags.writeable = False
         if frames.nbytes <= self.max_bytes:
             with self._lock:

@@ -166,6 +166,13 @@ def reranker(
     scan_depth: int = typer.Option(1, min=1, help="with --scan: the text's and the relative histogram's best this many "
                                                   "each (2: at most 7 programs instead of 3, about twice the scan's "
                                                   "time; docs/fusion.md)"),
+    season_marker: bool = typer.Option(True, help="read whether the season the title names (第三季, Season 3) is the "
+                                                  "candidate program's: a later season not in the catalog shares the "
+                                                  "earlier ones' sets and title (ablation no_season_marker)"),
+    verify_channels: str = typer.Option("luma,value", help="with --verify: the pictures compared, in order (comma list "
+                                                           "of luma, value): a program no alignment of which fits on "
+                                                           "luminance is verified again on HSV value, which a colour "
+                                                           "filter leaves as it was (docs/fusion.md)"),
     seed: int = typer.Option(0, help="seed"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""
@@ -175,10 +182,11 @@ def reranker(
 
     aux = AUTO if aux_visual == "auto" else tuple(x for x in aux_visual.split(",") if x and x != "none")
     s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux,
-                       verify=verify, verify_frames=verify_frames, verify_detail=verify_detail)
+                       verify=verify, verify_frames=verify_frames, verify_detail=verify_detail,
+                       season_marker=season_marker)
     report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"),
                             catalog_root=settings().catalog_root, program_search=program_search, scan=scan,
-                            scan_depth=scan_depth)
+                            scan_depth=scan_depth, verify_channels=tuple(c.strip() for c in verify_channels.split(",") if c.strip()))
     typer.echo(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=2, ensure_ascii=False))
     for f in report["failures"]:
         typer.echo(f"failed: {f}", err=True)

@@ -79,7 +79,9 @@ def write_report(out_dir: str | Path, report: dict) -> None:
                      + ("; fused_no_verify_frames: without the number of frames each verification compared"
                         if "fused_no_verify_frames" in runs else "")
                      + ("; fused_no_verify_detail: without the fits checked on the pictures' detail"
-                        if "fused_no_verify_detail" in runs else ""))
+                        if "fused_no_verify_detail" in runs else "")
+                     + ("; fused_no_season_marker: without whether the season the title names is the program's"
+                        if "fused_no_season_marker" in runs else ""))
     for note in report.get("notes", []):
         parts.append(f"- {note}")
     if "category" in report:

@@ -7,11 +7,12 @@ boosting handles natively; the presence flags say the same thing to a linear mod
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
 from assoc.schema import Program
-from assoc.text.query import ParsedTitle
+from assoc.text.query import ParsedTitle, parse_title
 from assoc.text.signal import TextCandidate
 from assoc.visual import VisualCandidate
 
@@ -21,7 +22,11 @@ TEXT = ["txt_present", "txt_rank", "txt_score", "txt_margin", "bm25", "bm25_rank
         "fuzzy_title", "fuzzy_alias", "semantic", "entity_character", "entity_cast", "entity_share"]
 CATEGORY = ["cat_prior_1", "cat_prior_2", "cat_prior_3", "cat_agree"]
 CLIP = ["episode_marker", "has_names", "rrf"]
-TEXT_DERIVED = TEXT + ["episode_marker", "has_names"]  # what a re-ranker that does not read the title drops
+# whether the season the title names ("X 第三季", "X Season 3") is the program's: 0 when it is another season's
+# title (a later season not in the catalog shares the earlier ones' sets, characters and title); NaN without a
+# readable season marker. Computed always, read by re-rankers trained since stop 27 (RerankSettings.season_marker)
+SEASON = ["season_marker"]
+TEXT_DERIVED = TEXT + ["episode_marker", "has_names"] + SEASON  # what a re-ranker that does not read the title drops
 FEATURES = VISUAL + TEXT + CATEGORY + CLIP
 AUX = ["present", "rank", "score", "score_ratio", "consistency", "coverage", "margin"]
 # verification against the episode (assoc.verify); NaN throughout when it did not run for the clip
@@ -43,7 +48,7 @@ def aux_features(name: str) -> list[str]:
 
 def all_features(aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False,
                  detail: bool = False) -> list[str]:
-    return (FEATURES + [f for name in aux for f in aux_features(name)] + (VERIFY if verify else [])
+    return (FEATURES + SEASON + [f for name in aux for f in aux_features(name)] + (VERIFY if verify else [])
             + (VERIFY_FRAMES if verify and frames else []) + (VERIFY_DETAIL if verify and detail else []))
 
 
@@ -110,6 +115,24 @@ def _episode_marker(parsed: ParsedTitle, program: Program | None) -> float:
     return float(any(e.number == parsed.episode for e in program.episodes))
 
 
+@lru_cache(maxsize=65536)
+def program_season(title: str, aliases: tuple[str, ...] = ()) -> int:
+    """The season a program's title (else the first of its aliases that has one) names: 第N季, Season N; 1 without."""
+    for name in (title, *aliases):
+        season = parse_title(name).season
+        if season:
+            return season
+    return 1
+
+
+def _season_marker(parsed: ParsedTitle, program: Program | None) -> float:
+    """1 when the season the title names is the program's (program_season), 0 when it is not, NaN without a readable
+    season marker (or program)."""
+    if not parsed.season or program is None:
+        return NAN
+    return float(program_season(program.title, tuple(program.aliases)) == parsed.season)
+
+
 def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Program],
                  aux: tuple[str, ...] = (), verify: bool = False, frames: bool = False,
                  detail: bool = False) -> np.ndarray:
@@ -153,7 +176,7 @@ def feature_rows(signals: ClipSignals, pids: list[str], programs: dict[str, Prog
             f.update(cat_prior_1=prior[0], cat_prior_2=prior[1], cat_prior_3=prior[2],
                      cat_agree=agree_levels(predicted, program.category))
         f.update(episode_marker=_episode_marker(signals.parsed, program), has_names=float(bool(signals.parsed.names)),
-                 rrf=rrf.get(pid, 0.0))
+                 rrf=rrf.get(pid, 0.0), season_marker=_season_marker(signals.parsed, program))
         for name, (ranked, scores) in aux_maps.items():
             f[f"{name}_present"] = 0.0
             if pid in ranked:

@@ -26,6 +26,7 @@ from assoc.errors import InputError, ModelError
 from assoc.rerank.calibration import CenteredIsotonic, choose_threshold, expected_calibration_error
 from assoc.rerank.features import (
     CATEGORY,
+    SEASON,
     TEXT_DERIVED,
     ClipSignals,
     all_features,
@@ -58,6 +59,9 @@ class RerankSettings:
     # reads each verification's fit on the pictures' detail too (features.VERIFY_DETAIL); likewise off on a
     # re-ranker saved before it existed, and whenever `verify` is off
     verify_detail: bool = False
+    # reads whether the season the title names is the program's (features.SEASON); off on a re-ranker saved before
+    # stop 27
+    season_marker: bool = False
     target_precision: float = 0.95  # of the no-match decision, on val
     folds: int = 5
     seed: int = 0
@@ -98,7 +102,7 @@ def feature_columns(settings: RerankSettings) -> tuple[list[str], list[int]]:
     """The features a model with these settings reads, and their columns in `feature_rows(..., aux)`."""
     names = all_features(settings.aux_visual, settings.verify, settings.verify_frames, settings.verify_detail)
     used = [f for f in names if (settings.use_category or f not in CATEGORY)
-            and (settings.use_text or f not in TEXT_DERIVED)]
+            and (settings.use_text or f not in TEXT_DERIVED) and (settings.season_marker or f not in SEASON)]
     return used, [names.index(f) for f in used]
 
 
@@ -290,6 +294,8 @@ class Reranker:
             del settings["verify_frames"]
         if not settings["verify_detail"]:  # likewise
             del settings["verify_detail"]
+        if not settings["season_marker"]:  # likewise
+            del settings["season_marker"]
         return {"kind": "reranker", "format_version": 1, "settings": settings, "features": self.features,
                 "threshold": self.threshold, "info": self.info}
 

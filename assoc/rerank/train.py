@@ -33,13 +33,16 @@ def index_identity(manifest: dict) -> dict:
 def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | Path,
                    settings: RerankSettings | None = None, es: dict | None = None,
                    progress: Callable[[int, int], None] | None = None, catalog_root: str | None = None,
-                   program_search: bool = False, scan: bool = True, scan_depth: int = 1) -> dict:
+                   program_search: bool = False, scan: bool = True, scan_depth: int = 1,
+                   verify_channels: tuple[str, ...] | None = None) -> dict:
     """Fit the re-ranker (and its no-category ablation) on the labelled clips; return the training report.
     `program_search`: verification also searches the program the title names among its own keyframes
     (assoc.verify.VerifySettings.program_search), saved with the model so that lookups do the same. `scan`: the
     episodes of the clip's likeliest programs that no alignment verified are scanned for where it fits
     (VerifySettings.scan, SCAN_PROGRAMS of them), saved likewise; `scan_depth` > 1: the text's and the first visual
-    list's best that many each (VerifySettings.scan_text, scan_lead), at most SCAN_PROGRAMS_DEEP programs."""
+    list's best that many each (VerifySettings.scan_text, scan_lead), at most SCAN_PROGRAMS_DEEP programs.
+    `verify_channels`: the pictures verification compares, in order (VerifySettings.channels; None: its default,
+    luminance then HSV value)."""
     from dataclasses import asdict, replace
 
     from assoc.lookup import Associator, LookupSettings
@@ -49,13 +52,14 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         raise InputError(f"scan depth must be at least 1 (got {scan_depth})")
 
     # as `assoc train reranker` does
-    settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True)
+    settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True, season_marker=True)
     if settings.verify and settings.verify_settings is None:  # saved with the model: lookups verify the same way
         # the detail check costs a decode of the episodes at its width: only for a model that reads it
         verify_settings = VerifySettings(detail_width=DETAIL_WIDTH if settings.verify_detail else None,
                                          program_search=PROGRAM_SEARCH if program_search else None,
                                          scan=(SCAN_PROGRAMS if scan_depth == 1 else SCAN_PROGRAMS_DEEP) if scan else None,
-                                         scan_text=scan_depth, scan_lead=scan_depth)
+                                         scan_text=scan_depth, scan_lead=scan_depth,
+                                         **({"channels": tuple(verify_channels)} if verify_channels else {}))
         settings = replace(settings, verify_settings=asdict(verify_settings))
     assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
                             scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,
@@ -92,6 +96,8 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         models["no_verify"] = replace(models["model"], verify=False)
     if settings.verify and settings.verify_frames:
         models["no_verify_frames"] = replace(models["model"], verify_frames=False)
+    if settings.season_marker:
+        models["no_season_marker"] = replace(models["model"], season_marker=False)
     if settings.verify and settings.verify_detail:
         # verifying as a re-ranker trained without the check would (used as a model, it does not decode for it)
         models["no_verify_detail"] = replace(models["model"], verify_detail=False,

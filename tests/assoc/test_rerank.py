@@ -23,6 +23,7 @@ from assoc.rerank.calibration import (
 )
 from assoc.rerank.features import (
     FEATURES,
+    SEASON,
     TEXT_DERIVED,
     VERIFY,
     VERIFY_DETAIL,
@@ -31,6 +32,7 @@ from assoc.rerank.features import (
     all_features,
     candidate_pool,
     feature_rows,
+    program_season,
     without_text,
 )
 from assoc.rerank.model import (
@@ -38,6 +40,7 @@ from assoc.rerank.model import (
     Reranker,
     RerankSettings,
     _top_confidence,
+    feature_columns,
     fit_category_calibrator,
     fit_level_calibrators,
     load_reranker,
@@ -72,8 +75,8 @@ def test_feature_rows_mark_missing_evidence_and_episode_markers():
                           parsed=parse_title("【某剧】第2集 名场面"))
     assert candidate_pool(signals, 1) == ["a", "b"] and candidate_pool(signals, 5) == ["a", "b"]
     rows = feature_rows(signals, ["a", "b"], programs)
-    f = {name: rows[:, j] for j, name in enumerate(FEATURES)}
-    assert rows.shape == (2, len(FEATURES))
+    f = {name: rows[:, j] for j, name in enumerate(all_features())}
+    assert rows.shape == (2, len(FEATURES) + len(SEASON)) and all_features()[: len(FEATURES)] == FEATURES
     assert f["vis_rank"].tolist() == [1, 2] and f["vis_score_ratio"][1] == pytest.approx(0.5)
     assert f["vis_margin"][0] == pytest.approx(0.3) and f["vis_margin"][1] == pytest.approx(-0.3)
     assert f["txt_present"].tolist() == [0, 1] and math.isnan(f["bm25"][0]) and f["bm25_ratio"][1] == 1.0
@@ -81,6 +84,7 @@ def test_feature_rows_mark_missing_evidence_and_episode_markers():
     assert f["episode_marker"].tolist() == [1, 0]  # episode 2 exists in a (3 episodes), not in b (1)
     assert all(math.isnan(x) for x in f["cat_prior_1"])  # no category model ran
     assert f["rrf"][1] > f["rrf"][0]  # b is in both lists
+    assert all(math.isnan(x) for x in f["season_marker"])  # the title names no season
     signals.aux_visual["hist"] = [_visual("c", 0.5), _visual("a", 0.25)]
     assert candidate_pool(signals, 5) == ["a", "b"] and candidate_pool(signals, 5, ("hist",)) == ["a", "b", "c"]
     rows = feature_rows(signals, ["a", "b", "c"], programs, ("hist",))
@@ -296,7 +300,7 @@ def trained(tiny_index, tiny_universe, tmp_path_factory):
     out = tmp_path_factory.mktemp("reranker") / "model"
     report = train_reranker(tiny_index, tiny_universe / "clips" / "test.jsonl", out,
                             RerankSettings(folds=3, depth=10, aux_visual=AUTO, verify=True, verify_frames=True,
-                                           verify_detail=True))
+                                           verify_detail=True, season_marker=True))
     return out, report
 
 
@@ -310,6 +314,8 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     assert model.settings.aux_visual == hand_made
     assert model.features == [f for f in all_features(hand_made, verify=True, frames=True, detail=True)
                               if not f.startswith("cat_")] and model.features[-2:] == VERIFY_FRAMES + VERIFY_DETAIL
+    assert "season_marker" in model.features and config["settings"]["season_marker"] is True
+    assert "season_marker" not in load_reranker(out / "ablations" / "no_season_marker").features
     assert config["settings"]["verify"] is True and config["settings"]["verify_frames"] is True
     assert config["settings"]["verify_detail"] is True
     # its calibration keeps the classifier's order: confidences are not tied in plateaus
@@ -431,3 +437,34 @@ def test_text_rebuild_removes_the_reranker_that_learned_the_old_text_scores(trai
     assert section["dropped_reranker"] == checksum and not (index_dir / RERANKER_DIR).exists()
     assert "reranker" not in open_index(index_dir).manifest
     assert Associator.open(index_dir, LOOKUP).reranker is None  # auto falls back to RRF
+
+
+def test_the_season_marker_says_whether_the_title_names_the_programs_season():
+    programs = {
+        "s1": Program(program_id="s1", title="紫禁人家记", aliases=["Forbidden Household Records"],
+                      category=["电视剧", "古装", "宫廷"], episodes=[Episode(episode_id="s1e1", number=1, video="v.mp4")]),
+        "s2": Program(program_id="s2", title="紫禁人家记 第二季", aliases=["Forbidden Household Records Season 2"],
+                      category=["电视剧", "古装", "宫廷"], episodes=[Episode(episode_id="s2e1", number=1, video="v.mp4")]),
+        # the season only in an English alias
+        "e3": Program(program_id="e3", title="樱花战记", aliases=["Sakura War Chronicle Season 3"],
+                      category=["动漫", "热血", "冒险"], episodes=[Episode(episode_id="e3e1", number=1, video="v.mp4")]),
+    }
+    assert program_season("紫禁人家记") == 1 and program_season("紫禁人家记 第二季") == 2
+    assert program_season("樱花战记", ("樱花战记", "Sakura War Chronicle Season 3")) == 3
+    pool = ["s1", "s2", "e3"]
+
+    def marker(title):
+        signals = ClipSignals("c", visual=[_visual(p, 0.5) for p in pool], parsed=parse_title(title))
+        rows = feature_rows(signals, pool, programs)
+        return rows[:, all_features().index("season_marker")].tolist()
+
+    # a later season, not in the catalog: neither of the franchise's programs (whose title the text finds) is it;
+    # the marker compares seasons only, the text features say whose title it is
+    assert marker("【紫禁人家记 第三季】Part 1 必看") == [0.0, 0.0, 1.0]
+    assert marker("Forbidden Household Records Season 2 S2E1 reaction")[:2] == [0.0, 1.0]
+    assert marker("樱花战记 第三季 名场面")[2] == 1.0
+    assert all(math.isnan(x) for x in marker("紫禁人家记 名场面"))  # no marker: no evidence either way
+    # read only by a model trained with it; the visual-only ablation never reads it
+    assert "season_marker" in feature_columns(RerankSettings(season_marker=True))[0]
+    assert "season_marker" not in feature_columns(RerankSettings())[0]
+    assert "season_marker" not in feature_columns(RerankSettings(season_marker=True, use_text=False))[0]
