@@ -121,6 +121,9 @@ class VerifySettings:
     # does not (the module's docstring); ("luma",): luminance only (re-rankers trained before stop 27). The scan
     # reads its episodes on the first channel only; the alignments it finds are verified on each
     channels: tuple[str, ...] = ("luma", "value")
+    # a program's scan hypotheses stop at the first that confirms, as its other alignments do (False: every hypothesis
+    # verified, as re-rankers trained before stop 27 did)
+    scan_stops: bool = True
 
     def __post_init__(self):
         self.scales = tuple(self.scales)
@@ -145,15 +148,19 @@ class VerifySettings:
     @classmethod
     def from_config(cls, config: dict | None) -> "VerifySettings":
         """The settings a re-ranker was trained with; LEGACY for one saved before they were recorded. A setting
-        added since it was saved takes the value that reproduces what verification did then (ADDED)."""
-        return cls(**{**ADDED, **config}) if config else LEGACY
+        added since it was saved takes the value that reproduces what verification did then (ADDED); `scan_stops`
+        came after `channels` (stop 27's first re-ranker saved channels and stopped its scans at a confirmation)."""
+        if not config:
+            return LEGACY
+        added = dict(ADDED, scan_stops="channels" in config)
+        return cls(**{**added, **config})
 
 
 # settings added after stop 15, at the values that reproduce what verification did before them (a re-ranker trained
 # then saved every other setting)
 ADDED = {"landscape_min_scale": None, "border_quantile": None, "portrait_heights": None, "portrait_width": None,
          "detail_width": None, "program_search": None, "scan": None, "scan_order": "lists",
-         "scan_text": 1, "scan_lead": 1, "channels": ("luma",)}
+         "scan_text": 1, "scan_lead": 1, "channels": ("luma",), "scan_stops": False}
 # what verification did before its settings were saved with the re-ranker (stop 14's re-rankers read these)
 LEGACY = VerifySettings(candidates=2, slack=1.5, alignments=2, speed_range=None, enough=None,
                         scales=(1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.32), **ADDED)
@@ -467,31 +474,38 @@ class Verifier:
         return st, templates, whole, EpisodeWindows(st.width, channel), check
 
     def _verify_program(self, prepared: dict, frames: np.ndarray, times: np.ndarray, alignments: list[tuple],
-                        problems: list[str], label: str) -> Verification | None:
+                        problems: list[str], label: str, every: bool = False) -> Verification | None:
         """The best verification (by trimmed fit) of one program's `alignments` (episode id, source start, clip start,
         speed, clip end or None), channel by channel (VerifySettings.channels) until one confirms; `prepared`:
-        channel -> what _prepare made of the clip, filled as needed. An episode that cannot be read is a problem
+        channel -> what _prepare made of the clip, filled as needed. `every`: a channel's alignments are all
+        verified, even after one confirms (VerifySettings.scan_stops off). An episode that cannot be read is a problem
         (`label`: the step, verify or scan), the rest go on."""
         best = None
+        unreadable: set[str] = set()  # episodes already reported: not tried (nor reported) again on the next channel
         for channel in self.settings.channels:
             if channel not in prepared:
                 prepared[channel] = self._prepare(frames, channel=channel)
             st, templates, whole, windows, check = prepared[channel]
             for eid, start, clip_start, speed, clip_end in alignments:
-                path = self.episode_path(eid)
+                path = None if eid in unreadable else self.episode_path(eid)
                 if path is None:
-                    problems.append(f"{label}: episode {eid} has no video in the catalog")
+                    if eid not in unreadable:
+                        problems.append(f"{label}: episode {eid} has no video in the catalog")
+                        unreadable.add(eid)
                     continue
                 try:
                     v = verify_segment(templates, times, eid, lambda a, b, p=path: windows(p, a, b), start, clip_start,
                                        speed, st, clip_end, whole, partial(check, path) if check else None)
                 except MediaError as e:
                     problems.append(f"{label}: {e}")
+                    unreadable.add(eid)
                     continue
                 if v is not None and (best is None or v.fit_trimmed > best.fit_trimmed):
                     best = replace(v, channel=channel)
-                if st.confirms(v):
+                if st.confirms(v) and not every:
                     return best  # confirmed: its other alignments and channels are not tried (they would cost as much)
+            if st.confirms(best):
+                return best
         return best
 
     def scan(self, frames: np.ndarray, times: np.ndarray, programs: list[tuple[str, list[str]]],
@@ -507,7 +521,7 @@ class Verifier:
             prepared = {self.settings.channels[0]: self._prepare(frames)}
             st, templates, whole, _, _ = prepared[self.settings.channels[0]]
             for pid, episode_ids in programs:
-                found, paths = [], {}
+                found = []
                 for eid in episode_ids:
                     path = self.episode_path(eid)
                     if path is None:
@@ -519,12 +533,11 @@ class Verifier:
                     except MediaError as e:
                         problems.append(f"scan: {e}")
                         continue
-                    paths[eid] = path
                     found += [(fit, eid, *rest) for fit, *rest in scan_episode(templates, whole, times, episode, step, st)]
                 hypotheses = _distinct(sorted(found, key=lambda h: -h[0]), st.scan_hypotheses)
                 v = self._verify_program(prepared, frames, times, [(eid, start, clip_start, speed, None)
                                                                    for _, eid, start, clip_start, speed in hypotheses],
-                                         problems, "scan")
+                                         problems, "scan", every=not st.scan_stops)
                 if v is not None:
                     out[pid] = v
         if timings is not None:

@@ -185,6 +185,9 @@ def test_settings_saved_before_a_setting_was_added_reproduce_the_verification_of
     assert VerifySettings.from_config(asdict(VerifySettings())) == VerifySettings()
     assert VerifySettings.from_config(None) == LEGACY and LEGACY.border_quantile is None
     assert then.channels == ("luma",) and VerifySettings().channels == ("luma", "value")
+    assert then.scan_stops is False and VerifySettings().scan_stops is True  # earlier scans verified every hypothesis
+    first_of_27 = {k: v for k, v in asdict(VerifySettings()).items() if k != "scan_stops"}  # saved channels, not this
+    assert VerifySettings.from_config(first_of_27).scan_stops is True
     saved_json = {**asdict(VerifySettings()), "channels": ["luma", "value"]}  # a list once written as JSON
     assert VerifySettings.from_config(saved_json).channels == ("luma", "value")
 
