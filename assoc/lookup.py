@@ -157,7 +157,7 @@ def _verification_evidence(v) -> VerificationEvidence | None:
         return None
     return VerificationEvidence(episode_id=v.episode_id, fit=round(v.fit_trimmed, 4), frames=v.frames,
                                 scale=v.scale, flipped=v.flipped, offset=round(v.offset, 2),
-                                detail=_round(v.detail))
+                                detail=_round(v.detail), channel=v.channel)
 
 
 def _round(x: float | None, digits: int = 4) -> float | None:

@@ -119,6 +119,8 @@ class VerificationEvidence(BaseModel):
     offset: float  # seconds the best match lay from the alignment's predicted source time, on average
     # the pictures' detail correlated at that transform (best 3/4 of the frames), when the re-ranker reads it
     detail: Optional[float] = None
+    # the picture compared (assoc.verify.CHANNELS): "luma", or "value" where luminance did not confirm the program
+    channel: str = "luma"
 
 
 class Evidence(BaseModel):

@@ -179,3 +179,15 @@ def test_a_text_only_candidate_takes_its_episode_and_times_from_the_search_of_it
     assert with_search.candidates[1].episode_id == f"{seen}-e"  # a visual list's alignment is its own
     without = build_result("c", index, 0.5, {}, 5, visual, text, [], ranked=ranked)
     assert without.candidates[0].episode_id is None and without.candidates[0].start is None
+
+
+def test_a_verifications_evidence_says_which_picture_confirmed_it():
+    from assoc.lookup import _verification_evidence
+    from assoc.verify import Verification
+
+    v = Verification("e1", 0.80, 0.91234, 0.95, 8, 0.6, True, 0.123, detail=None, channel="value")
+    shown = _verification_evidence(v).model_dump()
+    assert shown == {"episode_id": "e1", "fit": 0.9123, "frames": 8, "scale": 0.6, "flipped": True, "offset": 0.12,
+                     "detail": None, "channel": "value"}
+    assert _verification_evidence(Verification("e1", 0.8, 0.8, 0.9, 4, 1.0, False, 0.0)).channel == "luma"
+    assert _verification_evidence(None) is None

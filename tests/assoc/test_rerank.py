@@ -382,6 +382,7 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
     assert any(c.evidence.aux_visual for r in results for c in r.candidates)
     verified = [c for r in results for c in r.candidates if c.evidence.verification is not None]
     assert verified and all(-1 <= c.evidence.verification.fit <= 1 for c in verified)
+    assert {c.evidence.verification.channel for c in verified} <= {"luma", "value"}
     assert all("verification" not in c.evidence.model_dump() for r in results for c in r.candidates
                if c.evidence.verification is None)
     # the verified candidates of in-catalog clips: the right program fits its episode better than the others
