@@ -14,8 +14,9 @@ Pixels are compared as luminance by normalised cross-correlation (cv2.matchTempl
 each window's mean and scale removed), so brightness and contrast edits cancel. A colour filter (a hue
 rotation, a saturation change) is no gain and offset of luminance: it brightens some colours and darkens
 others. It leaves HSV's value (the brightest of R, G, B) as it was, though, so a program whose alignment
-luminance does not confirm is verified again on value (VerifySettings.channels). Value alone is the weaker
-picture (every saturated colour is as bright as white), which is why luminance comes first. The clip frame is first
+luminance does not confirm can be verified again on value (VerifySettings.channels, opt-in: on the bench it
+rescued colour-edited clips but did not move the open-set precision, for 1.5x the lookup time). Value alone is
+the weaker picture (every saturated colour is as bright as white), which is why luminance comes first. The clip frame is first
 put in its canonical view (borders trimmed, the band of a vertical reframe) and stretched to the
 episode's aspect (which undoes a letterbox's or pillarbox's squeeze). The episode is read from the
 catalog the index was built from, so verification needs the catalog's videos where the lookup runs.
@@ -118,9 +119,10 @@ class VerifySettings:
     scan_lead: int = 1
     # the pictures compared, in order (CHANNELS): a program's alignments are verified on the next channel when none
     # fitted at `enough` on those before (its best over all is kept). Value undoes a colour filter that luminance
-    # does not (the module's docstring); ("luma",): luminance only (re-rankers trained before stop 27). The scan
-    # reads its episodes on the first channel only; the alignments it finds are verified on each
-    channels: tuple[str, ...] = ("luma", "value")
+    # does not (the module's docstring); ("luma",): luminance only, the default (("luma", "value") is opt-in: no
+    # measured gain on the bench for 1.5x the lookup time, docs/fusion.md). The scan reads its episodes on the first
+    # channel only; the alignments it finds are verified on each
+    channels: tuple[str, ...] = ("luma",)
     # a program's scan hypotheses stop at the first that confirms, as its other alignments do (False: every hypothesis
     # verified, as re-rankers trained before stop 27 did)
     scan_stops: bool = True

@@ -42,7 +42,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     (VerifySettings.scan, SCAN_PROGRAMS of them), saved likewise; `scan_depth` > 1: the text's and the first visual
     list's best that many each (VerifySettings.scan_text, scan_lead), at most SCAN_PROGRAMS_DEEP programs.
     `verify_channels`: the pictures verification compares, in order (VerifySettings.channels; None: its default,
-    luminance then HSV value)."""
+    luminance only; ("luma", "value"): HSV value too where luminance does not confirm)."""
     from dataclasses import asdict, replace
 
     from assoc.lookup import Associator, LookupSettings

@@ -300,7 +300,8 @@ def trained(tiny_index, tiny_universe, tmp_path_factory):
     out = tmp_path_factory.mktemp("reranker") / "model"
     report = train_reranker(tiny_index, tiny_universe / "clips" / "test.jsonl", out,
                             RerankSettings(folds=3, depth=10, aux_visual=AUTO, verify=True, verify_frames=True,
-                                           verify_detail=True, season_marker=True))
+                                           verify_detail=True, season_marker=True),
+                            verify_channels=("luma", "value"))  # value opt-in: exercised here
     return out, report
 
 
@@ -322,8 +323,9 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     assert isinstance(model.calibrator, CenteredIsotonic)
     # the verification settings it was trained with are saved with it, and a lookup through it verifies that way
     # (with the detail check's width: it reads the check)
-    assert VerifySettings(**config["settings"]["verify_settings"]) == VerifySettings(detail_width=DETAIL_WIDTH, scan=SCAN_PROGRAMS)
-    assert VerifySettings.from_config(model.settings.verify_settings) == VerifySettings(detail_width=DETAIL_WIDTH, scan=SCAN_PROGRAMS)
+    as_trained = VerifySettings(detail_width=DETAIL_WIDTH, scan=SCAN_PROGRAMS, channels=("luma", "value"))
+    assert VerifySettings(**config["settings"]["verify_settings"]) == as_trained
+    assert VerifySettings.from_config(model.settings.verify_settings) == as_trained
     # one saved before they were recorded (no verify_settings in its config) verifies as verification then did
     legacy = load_reranker(out)
     legacy.settings, legacy._checksum = replace(legacy.settings, verify_settings=None), None

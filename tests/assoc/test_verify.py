@@ -184,9 +184,10 @@ def test_settings_saved_before_a_setting_was_added_reproduce_the_verification_of
     assert then.scales == VerifySettings().scales  # what it saved stays as saved
     assert VerifySettings.from_config(asdict(VerifySettings())) == VerifySettings()
     assert VerifySettings.from_config(None) == LEGACY and LEGACY.border_quantile is None
-    assert then.channels == ("luma",) and VerifySettings().channels == ("luma", "value")
+    assert then.channels == ("luma",) and VerifySettings().channels == ("luma",)  # value is opt-in
     assert then.scan_stops is False and VerifySettings().scan_stops is True  # earlier scans verified every hypothesis
-    first_of_27 = {k: v for k, v in asdict(VerifySettings()).items() if k != "scan_stops"}  # saved channels, not this
+    first_of_27 = {k: v for k, v in asdict(VerifySettings(channels=("luma", "value"))).items() if k != "scan_stops"}
+    assert VerifySettings.from_config(first_of_27).channels == ("luma", "value")  # saved channels, not scan_stops
     assert VerifySettings.from_config(first_of_27).scan_stops is True
     saved_json = {**asdict(VerifySettings()), "channels": ["luma", "value"]}  # a list once written as JSON
     assert VerifySettings.from_config(saved_json).channels == ("luma", "value")
@@ -227,7 +228,8 @@ def test_value_verifies_a_colour_filtered_clip_that_luminance_does_not(universe)
         # the Verifier tries value only where luminance did not confirm, and keeps the better
         seg = Segment(clip.episode_id, clip.start, clip.end, 0.0, float(sampled.times[-1]), 1.0, len(sampled.times))
         cand = VisualCandidate(clip.program_id, 0.9, 10, 16, 0.9, clip.episode_id, clip.start, clip.end, segments=[seg])
-        found, _ = Verifier(videos.get, VerifySettings(candidates=1)).verify(filtered, sampled.times, [[cand]])
+        both = VerifySettings(candidates=1, channels=("luma", "value"))
+        found, _ = Verifier(videos.get, both).verify(filtered, sampled.times, [[cand]])
         v = found[clip.program_id]
         chosen.append((v.channel, v.fit_trimmed, fits))
         if fits["luma"] >= VerifySettings().enough:
