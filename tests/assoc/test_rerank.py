@@ -342,7 +342,7 @@ def test_saved_reranker_loads_without_flags_and_refuses_damage(trained, tmp_path
     no_detail = load_reranker(out / "ablations" / "no_verify_detail")  # reads what stop 17's re-rankers read
     assert no_detail.features == [f for f in model.features if f not in VERIFY_DETAIL]
     assert "verify_detail" not in json.loads((out / "ablations" / "no_verify_detail" / "config.json").read_text())["settings"]
-    assert VerifySettings.from_config(no_detail.settings.verify_settings) == VerifySettings(scan=SCAN_PROGRAMS)  # no decode for it
+    assert VerifySettings.from_config(no_detail.settings.verify_settings) == VerifySettings(scan=SCAN_PROGRAMS, channels=("luma", "value"))  # no decode for it
     assert load_reranker(out / "ablations" / "no_aux_visual").settings.aux_visual == ()
     assert "use_text" not in config["settings"]  # listed only when off: older re-rankers keep their checksums
     visual_only = load_reranker(out / "ablations" / "no_text")
@@ -366,7 +366,8 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
     assert open_index(index_dir).manifest["reranker"]["checksum"] == section["checksum"]
     assoc = Associator.open(index_dir, LOOKUP)
     assert assoc.reranker is not None and assoc.threshold == assoc.reranker.threshold
-    assert assoc.verifier.settings == VerifySettings.from_config(assoc.reranker.settings.verify_settings) == VerifySettings(detail_width=DETAIL_WIDTH, scan=SCAN_PROGRAMS)
+    assert assoc.verifier.settings == VerifySettings.from_config(assoc.reranker.settings.verify_settings) == VerifySettings(
+        detail_width=DETAIL_WIDTH, scan=SCAN_PROGRAMS, channels=("luma", "value"))
     clips, _ = load_queries(tiny_universe / "clips" / "test.jsonl")
     results, failures = assoc.lookup_clips(tiny_universe / "clips" / "test.jsonl", clips)
     assert not failures
