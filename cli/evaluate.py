@@ -21,6 +21,11 @@ def evaluate(
     baselines: bool = typer.Option(True, help="also run the baselines (colour histogram, untrained encoder, "
                                               "category ablations)"),
     vector_device: str = typer.Option(None, help="auto, cpu or gpu: where FAISS searches (default: ASSOC_VECTOR_DEVICE or auto)"),
+    workers: int = typer.Option(1, min=1, help="with --index: look clips up in this many processes, each with its share "
+                                               "of the CPU threads (each loads the index)"),
+    resume: bool = typer.Option(True, help="with --index: reuse the clips' records that an earlier run into the same "
+                                           "OUT kept (OUT/per-clip), when made with the same index, settings and "
+                                           "code; --no-resume computes every clip again"),
 ) -> None:
     """Score lookups against ground truth: overall, by edit, by mention kind and by top-level category (or, with
     --category, a category model alone)."""
@@ -47,7 +52,7 @@ def evaluate(
     if index is not None:
         s = settings()
         report = run_eval(index, queries, out, baselines=baselines, progress=progress_bar("eval"), es=s.es(),
-                          vector_device=vector_device or s.vector_device)
+                          vector_device=vector_device or s.vector_device, workers=workers, resume=resume)
     else:
         report = score_results(results, queries, out)
     typer.echo(summary_table(report["runs"]))

@@ -175,6 +175,13 @@ def reranker(
                                                      "colour filter leaves as it was; no measured gain on the bench, "
                                                      "1.5x the lookup time (docs/fusion.md)"),
     seed: int = typer.Option(0, help="seed"),
+    signals_cache: Path = typer.Option(None, help="a directory that keeps each clip's signals as they are computed: "
+                                                  "a run resumes where an earlier one stopped, and a refit with other "
+                                                  "model settings (kind, target precision, features read, seed) "
+                                                  "computes nothing; refused when made with another index or other "
+                                                  "signal settings"),
+    workers: int = typer.Option(1, min=1, help="compute the clips' signals in this many processes, each with its "
+                                               "share of the CPU threads (each loads the index)"),
 ) -> None:
     """Train the learned re-ranker, its calibration and the open-set threshold on labelled clips."""
     from assoc.rerank.model import RerankSettings
@@ -187,7 +194,8 @@ def reranker(
                        season_marker=season_marker)
     report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"),
                             catalog_root=settings().catalog_root, program_search=program_search, scan=scan,
-                            scan_depth=scan_depth, verify_channels=tuple(c.strip() for c in verify_channels.split(",") if c.strip()))
+                            scan_depth=scan_depth, verify_channels=tuple(c.strip() for c in verify_channels.split(",") if c.strip()),
+                            signals_cache=signals_cache, workers=workers)
     typer.echo(json.dumps({k: v for k, v in report.items() if k != "failures"}, indent=2, ensure_ascii=False))
     for f in report["failures"]:
         typer.echo(f"failed: {f}", err=True)

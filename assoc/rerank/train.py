@@ -11,13 +11,16 @@ and, when it reads the fits checked on the pictures' detail, without those (`no_
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Callable
 
 from assoc.catalog import clip_video_path, load_queries
-from assoc.errors import InputError, MediaError
+from assoc.errors import InputError, MediaError, ModelError
 from assoc.rerank.features import without_text
 from assoc.rerank.model import RerankSettings, fit_reranker, training_set
+from assoc.rerank.signals_cache import CachedClip, cache_key, clip_digest, open_signals_cache
 
 ABLATIONS_DIR = "ablations"
 AUTO = ("auto",)  # RerankSettings.aux_visual: the index's hand-made visual baselines that it has
@@ -34,7 +37,8 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
                    settings: RerankSettings | None = None, es: dict | None = None,
                    progress: Callable[[int, int], None] | None = None, catalog_root: str | None = None,
                    program_search: bool = False, scan: bool = True, scan_depth: int = 1,
-                   verify_channels: tuple[str, ...] | None = None) -> dict:
+                   verify_channels: tuple[str, ...] | None = None,
+                   signals_cache: str | Path | None = None, workers: int = 1) -> dict:
     """Fit the re-ranker (and its no-category ablation) on the labelled clips; return the training report.
     `program_search`: verification also searches the program the title names among its own keyframes
     (assoc.verify.VerifySettings.program_search), saved with the model so that lookups do the same. `scan`: the
@@ -42,14 +46,18 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     (VerifySettings.scan, SCAN_PROGRAMS of them), saved likewise; `scan_depth` > 1: the text's and the first visual
     list's best that many each (VerifySettings.scan_text, scan_lead), at most SCAN_PROGRAMS_DEEP programs.
     `verify_channels`: the pictures verification compares, in order (VerifySettings.channels; None: its default,
-    luminance only; ("luma", "value"): HSV value too where luminance does not confirm)."""
+    luminance only; ("luma", "value"): HSV value too where luminance does not confirm).
+    `signals_cache`: a directory that keeps each clip's signals as they are computed, so a run resumes where an
+    earlier one stopped and a refit with other model settings computes nothing (assoc.rerank.signals_cache).
+    `workers` > 1: the clips' signals are computed in that many processes, each with its share of the CPU threads."""
     from dataclasses import asdict, replace
 
-    from assoc.lookup import Associator, LookupSettings
     from assoc.verify import DETAIL_WIDTH, PROGRAM_SEARCH, SCAN_PROGRAMS, SCAN_PROGRAMS_DEEP, VerifySettings
 
     if scan_depth < 1:
         raise InputError(f"scan depth must be at least 1 (got {scan_depth})")
+    if workers < 1:
+        raise InputError(f"workers must be at least 1 (got {workers})")
 
     # as `assoc train reranker` does
     settings = settings or RerankSettings(aux_visual=AUTO, verify=True, verify_frames=True, season_marker=True)
@@ -61,30 +69,25 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
                                          scan_text=scan_depth, scan_lead=scan_depth,
                                          **({"channels": tuple(verify_channels)} if verify_channels else {}))
         settings = replace(settings, verify_settings=asdict(verify_settings))
-    assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
-                            scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,
-                            verify=VerifySettings.from_config(settings.verify_settings) if settings.verify else False)
-    if "visual" not in assoc.signals or "text" not in assoc.signals:
-        raise InputError(f"{index_path}: the re-ranker needs an index with both the visual and the text signal")
-    if settings.aux_visual == AUTO:
-        assoc.aux_visual = tuple(n for n in AUTO_AUX if n in assoc.index.baselines)
-        settings = replace(settings, aux_visual=assoc.aux_visual)
-    assoc.text_free_category = True  # the no_text ablation's category prior: the model without the clip's text
-    clips, rejected = load_queries(queries_path)
-    failures = [str(e) for e in rejected]
-    examples, categories = [], []
-    for n, clip in enumerate(clips, 1):
-        try:
-            signals = assoc.video_signals(clip_video_path(queries_path, clip), clip.clip_id, clip.title,
-                                          clip.description)
-            examples.append((signals, clip.program_id))
-            categories.append(tuple(clip.category) if clip.category else None)
-        except MediaError as e:
-            failures.append(f"{clip.clip_id}: {e}")
-        if progress:
-            progress(n, len(clips))
+    assoc = _open_for_training(index_path, settings, es, catalog_root)
+    settings = replace(settings, aux_visual=assoc.aux_visual)  # AUTO resolved to the baselines the index has
+    cache, scratch = None, None
+    if signals_cache is None and workers > 1:  # the workers hand their signals over through a cache of its own
+        scratch = tempfile.TemporaryDirectory(prefix="assoc-signals-")
+        signals_cache = Path(scratch.name) / "cache"
+    if signals_cache is not None:
+        key = cache_key(assoc.index.manifest, settings.depth, assoc.aux_visual,
+                        settings.verify_settings if settings.verify else False)
+        cache = open_signals_cache(signals_cache, key)
+    try:
+        examples, categories, failures, counts = _clip_signals(assoc, queries_path, cache, progress, workers,
+                                                       (index_path, settings, es, catalog_root))
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
     if not examples:
         raise InputError(f"{queries_path}: no clip could be used for training")
+    report_cache = cache is not None and scratch is None
     identity = index_identity(assoc.index.manifest)
     models = {"model": replace(settings, use_category=settings.use_category and assoc.category is not None)}
     if assoc.category is not None:
@@ -104,6 +107,8 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
                                              verify_settings={**settings.verify_settings, "detail_width": None})
     out = Path(out)
     report = {"queries": str(queries_path), "failures": failures, "models": {}}
+    if report_cache:
+        report["signals_cache"] = {"directory": str(cache.directory), **counts}
     sets: dict = {}
     for name, s in models.items():
         key = (s.aux_visual, s.use_text, s.verify_frames, s.verify_detail)
@@ -118,3 +123,110 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
         model.save(out if name == "model" else out / ABLATIONS_DIR / name)
         report["models"][name] = {"threshold": model.threshold, **model.info}
     return report
+
+
+def _open_for_training(index_path, settings: RerankSettings, es: dict | None, catalog_root: str | None):
+    """The index's Associator as training reads it: RRF, no re-ranker; the auxiliary visual lists resolved (AUTO: the
+    hand-made baselines the index has); the category also computed without the clip's text (the no_text ablation)."""
+    from assoc.lookup import Associator, LookupSettings
+    from assoc.verify import VerifySettings
+
+    assoc = Associator.open(index_path, LookupSettings(top_k=settings.depth, catalog_root=catalog_root), es=es,
+                            scorer="rrf", aux_visual=() if settings.aux_visual == AUTO else settings.aux_visual,
+                            verify=VerifySettings.from_config(settings.verify_settings) if settings.verify else False)
+    if "visual" not in assoc.signals or "text" not in assoc.signals:
+        raise InputError(f"{index_path}: the re-ranker needs an index with both the visual and the text signal")
+    if settings.aux_visual == AUTO:
+        assoc.aux_visual = tuple(n for n in AUTO_AUX if n in assoc.index.baselines)
+    assoc.text_free_category = True  # the no_text ablation's category prior: the model without the clip's text
+    return assoc
+
+
+def _one_clip(assoc, queries_path, clip, cache) -> CachedClip:
+    """The clip's signals, from the cache when it has them for this clip's record and video; computed and cached else."""
+    video = clip_video_path(queries_path, clip)
+    digest = clip_digest(clip.model_dump_json(), video) if cache else ""
+    cached = cache.get(clip.clip_id, digest) if cache else None
+    if cached is None:
+        signals = assoc.video_signals(video, clip.clip_id, clip.title, clip.description)
+        cached = CachedClip(signals, clip.program_id, tuple(clip.category) if clip.category else None)
+        if cache:
+            cache.put(clip.clip_id, digest, cached)
+    return cached
+
+
+def _clip_signals(assoc, queries_path, cache, progress, workers: int, open_args: tuple):
+    """Every clip's signals (in the queries' order), and the failures: lines rejected, videos that do not decode."""
+    clips, rejected = load_queries(queries_path)
+    failures = [str(e) for e in rejected]
+    entries: dict[str, CachedClip | str] = {}  # clip id -> its signals, or why it failed
+    todo = []
+    for clip in clips:
+        if workers == 1:
+            try:
+                entries[clip.clip_id] = _one_clip(assoc, queries_path, clip, cache)
+            except MediaError as e:
+                entries[clip.clip_id] = f"{clip.clip_id}: {e}"
+            if progress:
+                progress(len(entries), len(clips))
+            continue
+        digest = clip_digest(clip.model_dump_json(), clip_video_path(queries_path, clip))
+        entries[clip.clip_id] = cache.get(clip.clip_id, digest)  # None: a worker computes it
+        if entries[clip.clip_id] is None:
+            todo.append((clip, digest))
+    counts = {"reused": cache.hits, "computed": cache.written} if cache else {}
+    if todo:
+        counts = {"reused": len(clips) - len(todo), "computed": len(todo)}
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        done = len(clips) - len(todo)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+                                 initargs=(*open_args, threads, queries_path, cache.directory, cache.key)) as pool:
+            futures = {pool.submit(_worker_clip, clip): clip for clip, _ in todo}
+            for future in as_completed(futures):
+                entries[futures[future].clip_id] = future.result()
+                done += 1
+                if progress:
+                    progress(done, len(clips))
+        for clip, digest in todo:  # what a worker computed, read back from the cache
+            if entries[clip.clip_id] is None:
+                entries[clip.clip_id] = cache.get(clip.clip_id, digest)
+                if entries[clip.clip_id] is None:
+                    raise ModelError(f"{cache.directory}: a worker's signals of {clip.clip_id} cannot be read back")
+    examples, categories = [], []
+    for clip in clips:
+        entry = entries[clip.clip_id]
+        if isinstance(entry, str):
+            failures.append(entry)
+        else:
+            examples.append((entry.signals, entry.program_id))
+            categories.append(entry.category)
+    return examples, categories, failures, counts
+
+
+# one Associator per worker process (set up once by _worker_init, used by _worker_clip)
+_WORKER: dict = {}
+
+
+def _worker_init(index_path, settings, es, catalog_root, threads, queries_path, cache_dir, key):
+    import faiss
+    import torch
+
+    from assoc.clip_cache import ClipCache
+
+    torch.set_num_threads(threads)
+    faiss.omp_set_num_threads(threads)
+    _WORKER["assoc"] = _open_for_training(index_path, settings, es, catalog_root)
+    _WORKER["queries"] = queries_path
+    _WORKER["cache"] = ClipCache(cache_dir, key, mismatch="refuse", what="signals cache")
+
+
+def _worker_clip(clip):
+    """None once the clip's signals are in the cache; why it failed, when its video does not decode."""
+    try:
+        _one_clip(_WORKER["assoc"], _WORKER["queries"], clip, _WORKER["cache"])
+        return None
+    except MediaError as e:
+        return f"{clip.clip_id}: {e}"

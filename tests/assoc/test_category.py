@@ -246,6 +246,11 @@ def test_index_with_category_fills_lookups_and_eval(category_dir, tiny_universe,
     assert cat["clips"] == len(clips) and cat["open_set_clips"] > 0
     assert set(cat["models"]) == {"model", "frames", "frames+audio", "meanpool_lr"}
     assert "## Category" in (tmp_path / "rep" / "report.md").read_text()
+    # the same run again into the same directory reads every clip's records back: the same category figures
+    again = evaluate(tmp_path / "idx", tiny_universe / "clips" / "test.jsonl", tmp_path / "rep",
+                     LookupSettings(short_side=72, top_k=10))
+    assert again["per_clip"]["reused"] == len(clips) and again["per_clip"]["computed"] == 0
+    assert json.dumps(again["category"], sort_keys=True) == json.dumps(cat, sort_keys=True)
     alone = evaluate_category(category_dir, tiny_index / "encoder", tiny_universe / "clips" / "test.jsonl",
                               tmp_path / "catrep", settings=LookupSettings(short_side=72))
     assert set(alone["category"]["models"]) == set(cat["models"])
