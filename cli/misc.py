@@ -19,13 +19,14 @@ def demo(
     seed: int = typer.Option(0, help="universe seed"),
     fresh: bool = typer.Option(False, help="regenerate the universe even if one with this preset and seed exists"),
     encoder_epochs: int = typer.Option(1, help="MoCo epochs of the demo's short encoder training"),
+    workers: int = typer.Option(2, min=1, help="processes for the re-ranker's signals and the eval's lookups"),
 ) -> None:
     """Run the whole pipeline on a small universe (synth, encoder, category, index, re-ranker, eval) and print
     the results table with the baselines and ablations."""
     from eval.demo import run_demo
     from eval.report import breakdown_table, category_section, summary_table
 
-    report = run_demo(out, preset=preset, seed=seed, fresh=fresh, encoder_epochs=encoder_epochs,
+    report = run_demo(out, preset=preset, seed=seed, fresh=fresh, encoder_epochs=encoder_epochs, workers=workers,
                       log=lambda m: typer.echo(m, err=True), progress=progress_bar)
     typer.echo(summary_table(report["runs"]))
     typer.echo("")

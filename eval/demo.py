@@ -35,7 +35,8 @@ def _staged(progress):
 
 def run_demo(out: str | Path, preset: str = "small", seed: int = 0, arch: str = "tinynet_e", image_size: int = 96,
              encoder_epochs: int = 1, encoder_batch: int = 64, category_epochs: int = 10, fresh: bool = False,
-             log: Callable[[str], None] = print, progress: Callable[[str], Callable] | None = None) -> dict:
+             log: Callable[[str], None] = print, progress: Callable[[str], Callable] | None = None,
+             workers: int = 2) -> dict:
     from assoc.category.data import SegmentSettings
     from assoc.category.pipeline import train_category_models
     from assoc.category.train import TrainSettings
@@ -91,12 +92,14 @@ def run_demo(out: str | Path, preset: str = "small", seed: int = 0, arch: str = 
     done("index")
 
     stage("reranker", "training the re-ranker, its calibration and the open-set threshold on the val split")
-    train_reranker(out / "index", clips / "val.jsonl", out / "reranker", progress=progress("val") if progress else None)
+    train_reranker(out / "index", clips / "val.jsonl", out / "reranker", progress=progress("val") if progress else None,
+                   workers=workers)
     set_reranker(out / "index", out / "reranker")
     done("reranker")
 
     stage("eval", f"evaluating every run on {clips / 'test.jsonl'}")
-    report = evaluate(out / "index", clips / "test.jsonl", report_dir, progress=progress("eval") if progress else None)
+    report = evaluate(out / "index", clips / "test.jsonl", report_dir, progress=progress("eval") if progress else None,
+                      workers=workers)
     done("eval")
     report["demo_seconds"] = timings
     return report
