@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -16,6 +17,7 @@ from assoc.errors import InputError, MediaError
 from assoc.jsonl import write_jsonl
 from assoc.media import sample_frames
 from assoc.text.signal import build_text
+from assoc.workers import map_in_workers
 from indexes.keyframes import KeyframeTable
 from indexes.manifest import atomic_directory, sha256_file, write_manifest
 from indexes.vector import create_vector_index, save_vector_index
@@ -58,6 +60,7 @@ class BuildReport:
     pruned: int = 0
     failures: list[dict] = field(default_factory=list)
     text_failures: list[dict] = field(default_factory=list)
+    seconds: dict = field(default_factory=dict)  # wall time: "episodes" (decode, embed, add), "total"
 
 
 class _Pending:
@@ -129,11 +132,16 @@ def _baseline_encoders(encoder: FrameEncoderBase, catalog: Catalog, settings: Bu
 
 def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | None = None,
                 settings: BuildSettings | None = None,
-                progress: Callable[[int, int, str], None] | None = None, es: dict | None = None) -> BuildReport:
+                progress: Callable[[int, int, str], None] | None = None, es: dict | None = None,
+                workers: int = 1) -> BuildReport:
     """Write an index for every program of `catalog` to `out` (atomically); failures are reported, not fatal.
 
-    `es` holds Elasticsearch connection settings when settings.text_backend is "elasticsearch".
+    `es` holds Elasticsearch connection settings when settings.text_backend is "elasticsearch". `workers` > 1:
+    episodes are decoded and embedded in that many processes; the index is the same.
     """
+    if workers < 1:
+        raise InputError(f"workers must be at least 1 (got {workers})")
+    t0 = time.time()
     settings = settings or BuildSettings()
     unknown = set(settings.signals) - {"visual", "text"}
     if unknown or not settings.signals:
@@ -147,7 +155,7 @@ def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | N
         if settings.category_model and "visual" not in settings.signals:
             raise InputError("a category model needs the visual signal (it reads the index encoder's frame vectors)")
         if "visual" in settings.signals:
-            body.update(_build_visual(catalog, tmp, encoder, settings, report, progress))
+            body.update(_build_visual(catalog, tmp, encoder, settings, report, progress, workers))
         if settings.category_model:
             body["category"] = add_category_model(tmp, settings.category_model, encoder)
             body["signals"].append("category")
@@ -166,38 +174,85 @@ def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | N
         write_manifest(tmp, body)
     if text_index is not None and hasattr(text_index, "publish"):
         text_index.publish()  # the alias moves only once the index directory is in place
+    report.seconds["total"] = round(time.time() - t0, 1)
     return report
 
 
+@dataclass
+class EpisodeVectors:
+    """One episode's kept keyframes: their times, the encoder's vectors and each baseline's."""
+
+    times: np.ndarray
+    vectors: np.ndarray
+    baselines: dict
+    pruned: int
+
+
+def embed_episode(path: Path, encoder, baselines: dict, settings: BuildSettings) -> EpisodeVectors:
+    """Sample, embed and prune one episode's keyframes (raises MediaError when its video cannot be decoded)."""
+    sampled = sample_frames(path, fps=settings.keyframe_fps, max_frames=100_000, short_side=settings.short_side)
+    vectors = encoder.embed(sampled.frames)
+    keep = prune_near_duplicates(vectors, settings.dedup_threshold)
+    return EpisodeVectors(sampled.times[keep], vectors[keep],  # baselines share the keyframes and their ids
+                          {name: enc.embed(sampled.frames[keep]) for name, enc in baselines.items()},
+                          len(vectors) - len(keep))
+
+
 def index_episodes(catalog: Catalog, programs, encoder, baselines: dict, table: KeyframeTable, vindex, bindex: dict,
-                   settings: BuildSettings, report: BuildReport, progress) -> set[str]:
-    """Sample, embed, prune and add every episode of `programs`; failures go to the report."""
+                   settings: BuildSettings, report: BuildReport, progress, workers: int = 1) -> set[str]:
+    """Sample, embed, prune and add every episode of `programs`; failures go to the report.
+
+    `workers` > 1: episodes are decoded and embedded in that many processes (each with a copy of the encoders and
+    its share of the CPU threads) and added here in the catalog's order, so the index is the one a single process
+    builds."""
+    t0 = time.time()
     episodes = [(p, e) for p in programs for e in p.episodes]
+    paths = [catalog.video_path(e.video) for _, e in episodes]
+    if workers > 1 and len(episodes) > 1:
+        outcomes = map_in_workers(_worker_episode, [(path,) for path in paths], workers, _worker_init,
+                                  (encoder, baselines, settings))
+    else:
+        outcomes = (_embed_or_failure(path, encoder, baselines, settings) for path in paths)
     indexed: set[str] = set()
-    for n, (program, episode) in enumerate(episodes, 1):
+    for n, ((program, episode), path, outcome) in enumerate(zip(episodes, paths, outcomes), 1):
         if progress:
             progress(n, len(episodes), episode.episode_id)
-        path = catalog.video_path(episode.video)
-        try:
-            sampled = sample_frames(path, fps=settings.keyframe_fps, max_frames=100_000, short_side=settings.short_side)
-        except MediaError as e:
+        if isinstance(outcome, str):
             report.failures.append({"program_id": program.program_id, "episode_id": episode.episode_id,
-                                    "video": str(path), "reason": e.reason})
+                                    "video": str(path), "reason": outcome})
             continue
-        vectors = encoder.embed(sampled.frames)
-        keep = prune_near_duplicates(vectors, settings.dedup_threshold)
-        report.pruned += len(vectors) - len(keep)
-        ids = table.add_episode(program.program_id, episode.episode_id, sampled.times[keep])
-        vindex.add(ids, vectors[keep])
-        for name, enc in baselines.items():  # baselines share the keyframes and their ids
-            bindex[name].add(ids, enc.embed(sampled.frames[keep]))
+        report.pruned += outcome.pruned
+        ids = table.add_episode(program.program_id, episode.episode_id, outcome.times)
+        vindex.add(ids, outcome.vectors)
+        for name, vectors in outcome.baselines.items():
+            bindex[name].add(ids, vectors)
         report.episodes += 1
         indexed.add(program.program_id)
+    report.seconds["episodes"] = round(report.seconds.get("episodes", 0.0) + time.time() - t0, 1)
     return indexed
 
 
+def _embed_or_failure(path: Path, encoder, baselines: dict, settings: BuildSettings) -> EpisodeVectors | str:
+    try:
+        return embed_episode(path, encoder, baselines, settings)
+    except MediaError as e:
+        return e.reason
+
+
+# the encoders of one worker process (set up once by _worker_init, used by _worker_episode)
+_WORKER: dict = {}
+
+
+def _worker_init(encoder, baselines: dict, settings: BuildSettings) -> None:
+    _WORKER.update(encoder=encoder, baselines=baselines, settings=settings)
+
+
+def _worker_episode(path: Path) -> EpisodeVectors | str:
+    return _embed_or_failure(path, _WORKER["encoder"], _WORKER["baselines"], _WORKER["settings"])
+
+
 def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: BuildSettings, report: BuildReport,
-                  progress) -> dict:
+                  progress, workers: int = 1) -> dict:
     if isinstance(encoder, TimmFrameEncoder) and not encoder.trained and not encoder.calibrated:
         encoder.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
     baselines = _baseline_encoders(encoder, catalog, settings)
@@ -206,7 +261,7 @@ def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: Build
     bindex = {name: _Pending(create_vector_index(settings.vector_backend, enc.dim, **settings.vector_params))
               for name, enc in baselines.items()}
     indexed_programs = index_episodes(catalog, catalog.programs, encoder, baselines, table, vindex, bindex,
-                                      settings, report, progress)
+                                      settings, report, progress, workers)
     report.programs = len(indexed_programs)
     report.keyframes = len(table)
     vindex = vindex.finish(settings.train_sample)

@@ -137,8 +137,9 @@ def remove_programs(index_path: str | Path, program_ids: list[str], es: dict | N
 
 
 def add_programs(index_path: str | Path, catalog: Catalog, es: dict | None = None,
-                 progress: Callable[[int, int, str], None] | None = None) -> UpdateReport:
-    """Add (or replace) every program of `catalog`, embedding with the index's own encoder."""
+                 progress: Callable[[int, int, str], None] | None = None, workers: int = 1) -> UpdateReport:
+    """Add (or replace) every program of `catalog`, embedding with the index's own encoder (in `workers`
+    processes when more than 1)."""
     index_path = Path(index_path)
     manifest = read_manifest(index_path)
     current = read_jsonl_strict(index_path / PROGRAMS_FILE, Program)
@@ -152,7 +153,7 @@ def add_programs(index_path: str | Path, catalog: Catalog, es: dict | None = Non
         if replaced:
             _drop(tmp, manifest, replaced, report, es)
         if "visual" in manifest["signals"]:
-            _add_visual(tmp, manifest, catalog, settings, report, progress)
+            _add_visual(tmp, manifest, catalog, settings, report, progress, workers)
         if "text" in manifest["signals"]:
             text = open_text_index(manifest["text"]["text_index"], tmp / TANTIVY_DIR, **(es or {}))
             for f in text.add(text_doc(p) for p in catalog.programs):
@@ -170,7 +171,7 @@ def add_programs(index_path: str | Path, catalog: Catalog, es: dict | None = Non
 
 
 def _add_visual(tmp: Path, manifest: dict, catalog: Catalog, settings: BuildSettings, report: UpdateReport,
-                progress) -> None:
+                progress, workers: int = 1) -> None:
     encoder = load_encoder(tmp / ENCODER_DIR)
     baselines = {name: load_encoder(tmp / BASELINES_DIR / name / ENCODER_DIR) for name in manifest.get("baselines", [])}
     table = KeyframeTable.load(tmp / VISUAL_DIR)
@@ -178,7 +179,7 @@ def _add_visual(tmp: Path, manifest: dict, catalog: Catalog, settings: BuildSett
     before = vectors["visual"].ntotal
     build = BuildReport()
     index_episodes(catalog, catalog.programs, encoder, baselines, table, vectors["visual"],
-                   {n: vectors[n] for n in baselines}, settings, build, progress)
+                   {n: vectors[n] for n in baselines}, settings, build, progress, workers)
     report.failures += build.failures
     report.keyframes_added = vectors["visual"].ntotal - before
     table.save(tmp / VISUAL_DIR)

@@ -37,6 +37,8 @@ def build(
     category: Path = typer.Option(None, help="a trained category model (assoc train category) to include"),
     compare_encoder: list[str] = typer.Option(None, help="NAME=ENCODER_DIR: also index the same keyframes with "
                                                          "this encoder, as a run for ablations (repeatable)"),
+    workers: int = typer.Option(1, min=1, help="decode and embed episodes in this many processes, each with its "
+                                               "share of the CPU threads (the index is the same)"),
 ) -> None:
     """Index every program of a catalog: keyframe vectors and table, baselines, program text."""
     from assoc.encoders import create_encoder, load_encoder
@@ -56,9 +58,12 @@ def build(
                                          "refine": refine} if vector_backend == "ivf" else {},
                           open_set_threshold=threshold, category_model=str(category) if category else None,
                           compare_encoders=_named_dirs(compare_encoder or []))
-    report = build_index(cat, out, enc if "visual" in wanted else None, build, progress=progress_bar("index"), es=es)
+    report = build_index(cat, out, enc if "visual" in wanted else None, build, progress=progress_bar("index"), es=es,
+                         workers=workers)
     typer.echo(f"indexed {report.programs} programs, {report.episodes} episodes, {report.keyframes} keyframes "
-               f"({report.pruned} near-duplicates pruned) into {out}")
+               f"({report.pruned} near-duplicates pruned) into {out} in {report.seconds['total']} s"
+               + (f" (episodes {report.seconds['episodes']} s, {workers} process{'es' if workers > 1 else ''})" if "episodes" in report.seconds
+                  else ""))
     for f in report.failures:
         typer.echo(f"failed: {f['episode_id']} ({f['video']}): {f['reason']}", err=True)
     for f in report.text_failures:
@@ -137,12 +142,14 @@ def info(index: Path = typer.Option(..., help="index directory")) -> None:
 def add(
     index: Path = typer.Option(..., help="index directory to change (replaced atomically)"),
     catalog: Path = typer.Option(..., help="catalog.jsonl with the programs to add or replace"),
+    workers: int = typer.Option(1, min=1, help="decode and embed episodes in this many processes, each with its "
+                                               "share of the CPU threads (the index is the same)"),
 ) -> None:
     """Add or replace programs without a full rebuild, with the index's own encoder."""
     from assoc.index_update import add_programs
 
     cat = load_catalog_or_fail(catalog)
-    report = add_programs(index, cat, es=settings().es(), progress=progress_bar("add"))
+    report = add_programs(index, cat, es=settings().es(), progress=progress_bar("add"), workers=workers)
     typer.echo(f"added {len(report.added)} programs ({report.keyframes_added} keyframes, "
                f"{report.keyframes_removed} replaced) to {index}")
     if report.rebuild_recommended:

@@ -88,7 +88,8 @@ def run_demo(out: str | Path, preset: str = "small", seed: int = 0, arch: str = 
 
     stage("index", "indexing keyframes (trained, untrained, colour-histogram, luma-thumbnail and relative-histogram encoders), text and category model")
     build_index(catalog, out / "index", load_encoder(out / "encoder"),
-                BuildSettings(category_model=str(out / "category")), progress=progress("index") if progress else None)
+                BuildSettings(category_model=str(out / "category")), progress=progress("index") if progress else None,
+                workers=workers)
     done("index")
 
     stage("reranker", "training the re-ranker, its calibration and the open-set threshold on the val split")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from assoc.index_reader import open_index
 from assoc.jsonl import write_jsonl
 from assoc.lookup import Associator, LookupSettings, build_result, visual_candidates
 from assoc.schema import Result
+from assoc.workers import map_in_workers
 from eval.report import write_report
 from eval.scoring import score_run
 
@@ -131,12 +131,7 @@ def per_clip_key(manifest: dict, settings: LookupSettings, baselines: bool, vect
 _WORKER: dict = {}
 
 
-def _worker_init(index_path, settings, baselines, es, vector_device, threads, queries_path, cache_dir, key):
-    import faiss
-    import torch
-
-    torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
+def _worker_init(index_path, settings, baselines, es, vector_device, queries_path, cache_dir, key):
     _WORKER["evaluation"] = _Evaluation(index_path, settings, baselines, es, vector_device)
     _WORKER["queries"] = queries_path
     _WORKER["cache"] = ClipCache(cache_dir, key, mismatch="refuse", what="per-clip records")
@@ -196,19 +191,12 @@ def evaluate(index_path: str | Path, queries_path: str | Path, out_dir: str | Pa
             if progress:
                 progress(done, len(clips))
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
-                                 initargs=(index_path, settings, baselines, es, vector_device, threads, queries_path,
-                                           cache_dir, key)) as pool:
-            futures = [pool.submit(_worker_clip, clip, digests[clip.clip_id]) for clip in todo]
-            for future in as_completed(futures):
-                future.result()
-                done += 1
-                if progress:
-                    progress(done, len(clips))
+        setup_args = (index_path, settings, baselines, es, vector_device, queries_path, cache_dir, key)
+        for _ in map_in_workers(_worker_clip, [(c, digests[c.clip_id]) for c in todo], workers, _worker_init,
+                                setup_args):
+            done += 1
+            if progress:
+                progress(done, len(clips))
         for clip in todo:
             records[clip.clip_id] = cache.get(clip.clip_id, digests[clip.clip_id])
             if records[clip.clip_id] is None:

@@ -8,9 +8,10 @@ target precision, folds, seed, which features it reads) computes nothing.
 
 What the signals depend on is the cache's key, saved in `key.json` when the directory is created: the index's files
 (but not its re-ranker, which training does not use), the candidate depth, the auxiliary visual lists, the
-verification settings, and the assoc version and source (signals computed by other code are not reused). A run whose key differs is refused with the fields that differ, so
-signals computed one way are never fitted as if computed another; use another directory, or delete it. Each clip's
-file also records a digest of the clip's record and of its video, so a clip that changed is computed again.
+verification settings, and the assoc version and source (signals computed by other code are not reused). A run
+whose key differs is refused with the fields that differ, so signals computed one way are never fitted as if
+computed another; use another directory, or delete it. Each clip's file also records a digest of the clip's record
+and of its video, so a clip that changed is computed again.
 
 The files are Python pickles (joblib): read only a cache you wrote yourself. The directory's mechanics are
 assoc.clip_cache's, shared with `assoc eval`'s per-clip records.
@@ -30,8 +31,8 @@ UNUSED_BY_TRAINING = ("reranker/",)  # index files that do not change the signal
 
 def cache_key(manifest: dict, depth: int, aux_visual: tuple[str, ...], verify: dict | bool) -> dict:
     """What a clip's signals depend on, besides the clip itself."""
-    return {"format": CACHE_FORMAT, "assoc": __version__, "code": code_digest(), "index": index_digest(manifest, UNUSED_BY_TRAINING),
-            "text_index": manifest.get("backends", {}).get("text"),
+    return {"format": CACHE_FORMAT, "assoc": __version__, "code": code_digest(),
+            "index": index_digest(manifest, UNUSED_BY_TRAINING), "text_index": manifest.get("backends", {}).get("text"),
             "depth": depth, "aux_visual": list(aux_visual), "verify": verify}
 
 

@@ -11,7 +11,6 @@ and, when it reads the fits checked on the pictures' detail, without those (`no_
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -21,6 +20,7 @@ from assoc.errors import InputError, MediaError, ModelError
 from assoc.rerank.features import without_text
 from assoc.rerank.model import RerankSettings, fit_reranker, training_set
 from assoc.rerank.signals_cache import CachedClip, cache_key, clip_digest, open_signals_cache
+from assoc.workers import map_in_workers
 
 ABLATIONS_DIR = "ablations"
 AUTO = ("auto",)  # RerankSettings.aux_visual: the index's hand-made visual baselines that it has
@@ -142,10 +142,13 @@ def _open_for_training(index_path, settings: RerankSettings, es: dict | None, ca
     return assoc
 
 
-def _one_clip(assoc, queries_path, clip, cache) -> CachedClip:
-    """The clip's signals, from the cache when it has them for this clip's record and video; computed and cached else."""
+def _one_clip(assoc, queries_path, clip, cache, digest: str | None = None) -> CachedClip:
+    """The clip's signals, from the cache when it has them for this clip's record and video; computed and cached else.
+
+    `digest`: the clip's digest when the caller has it already (see clip_digest)."""
     video = clip_video_path(queries_path, clip)
-    digest = clip_digest(clip.model_dump_json(), video) if cache else ""
+    if cache and digest is None:
+        digest = clip_digest(clip.model_dump_json(), video)
     cached = cache.get(clip.clip_id, digest) if cache else None
     if cached is None:
         signals = assoc.video_signals(video, clip.clip_id, clip.title, clip.description)
@@ -177,19 +180,13 @@ def _clip_signals(assoc, queries_path, cache, progress, workers: int, open_args:
     counts = {"reused": cache.hits, "computed": cache.written} if cache else {}
     if todo:
         counts = {"reused": len(clips) - len(todo), "computed": len(todo)}
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        threads = max(1, (os.cpu_count() or 1) // workers)
         done = len(clips) - len(todo)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
-                                 initargs=(*open_args, threads, queries_path, cache.directory, cache.key)) as pool:
-            futures = {pool.submit(_worker_clip, clip): clip for clip, _ in todo}
-            for future in as_completed(futures):
-                entries[futures[future].clip_id] = future.result()
-                done += 1
-                if progress:
-                    progress(done, len(clips))
+        setup_args = (*open_args, queries_path, cache.directory, cache.key)
+        for (clip, _), failure in zip(todo, map_in_workers(_worker_clip, todo, workers, _worker_init, setup_args)):
+            entries[clip.clip_id] = failure
+            done += 1
+            if progress:
+                progress(done, len(clips))
         for clip, digest in todo:  # what a worker computed, read back from the cache
             if entries[clip.clip_id] is None:
                 entries[clip.clip_id] = cache.get(clip.clip_id, digest)
@@ -210,23 +207,18 @@ def _clip_signals(assoc, queries_path, cache, progress, workers: int, open_args:
 _WORKER: dict = {}
 
 
-def _worker_init(index_path, settings, es, catalog_root, threads, queries_path, cache_dir, key):
-    import faiss
-    import torch
-
+def _worker_init(index_path, settings, es, catalog_root, queries_path, cache_dir, key):
     from assoc.clip_cache import ClipCache
 
-    torch.set_num_threads(threads)
-    faiss.omp_set_num_threads(threads)
     _WORKER["assoc"] = _open_for_training(index_path, settings, es, catalog_root)
     _WORKER["queries"] = queries_path
     _WORKER["cache"] = ClipCache(cache_dir, key, mismatch="refuse", what="signals cache")
 
 
-def _worker_clip(clip):
+def _worker_clip(clip, digest):
     """None once the clip's signals are in the cache; why it failed, when its video does not decode."""
     try:
-        _one_clip(_WORKER["assoc"], _WORKER["queries"], clip, _WORKER["cache"])
+        _one_clip(_WORKER["assoc"], _WORKER["queries"], clip, _WORKER["cache"], digest)
         return None
     except MediaError as e:
         return f"{clip.clip_id}: {e}"
