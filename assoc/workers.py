@@ -30,34 +30,57 @@ def _init(threads: int, setup: Callable | None, setup_args: tuple) -> None:
         setup(*setup_args)
 
 
+class WorkerPool:
+    """`workers` spawned processes, each set up once by `setup(*setup_args)` with its share of the CPU threads;
+    `map` may be called several times (a process starts in seconds: torch, timm and the index are imported and
+    loaded once for all the work). Use as a context manager, or call close()."""
+
+    def __init__(self, workers: int, setup: Callable | None = None, setup_args: tuple = ()):
+        if workers < 1:
+            raise InputError(f"workers must be at least 1 (got {workers})")
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.workers = workers
+        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
+                                         initargs=(thread_share(workers), setup, setup_args))
+
+    def map(self, work: Callable, arg_tuples: Iterable[tuple], window: int | None = None) -> Iterator:
+        """Yield `work(*args)` for each tuple of `arg_tuples`, in their order.
+
+        At most `window` items (default 4 per worker) are submitted ahead of the one the caller waits for, so
+        results that arrive early do not pile up in memory. An exception raised by `work` is raised here, at its
+        item; the items of this map not yet started are cancelled."""
+        window = window or 4 * self.workers
+        items = iter(arg_tuples)
+        pending: deque = deque()
+        try:
+            for args in items:
+                pending.append(self._pool.submit(work, *args))
+                if len(pending) >= window:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                for args in items:  # keep the window full
+                    pending.append(self._pool.submit(work, *args))
+                    break
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def map_in_workers(work: Callable, arg_tuples: Iterable[tuple], workers: int, setup: Callable | None = None,
                    setup_args: tuple = (), window: int | None = None) -> Iterator:
-    """Yield `work(*args)` for each tuple of `arg_tuples`, in their order, computed in `workers` spawned processes.
-
-    At most `window` items (default 4 per worker) are submitted ahead of the one the caller waits for, so results
-    that arrive early do not pile up in memory. An exception raised by `work` is raised here, at its item; the
-    items not yet started are cancelled.
-    """
-    if workers < 1:
-        raise InputError(f"workers must be at least 1 (got {workers})")
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    window = window or 4 * workers
-    items = iter(arg_tuples)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
-                               initargs=(thread_share(workers), setup, setup_args))
-    try:
-        pending: deque = deque()
-        for args in items:
-            pending.append(pool.submit(work, *args))
-            if len(pending) >= window:
-                break
-        while pending:
-            result = pending.popleft().result()
-            for args in items:  # keep the window full
-                pending.append(pool.submit(work, *args))
-                break
-            yield result
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    """`WorkerPool(workers, setup, setup_args).map(work, arg_tuples, window)`, the pool closed at the end."""
+    with WorkerPool(workers, setup, setup_args) as pool:
+        yield from pool.map(work, arg_tuples, window)

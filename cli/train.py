@@ -112,6 +112,8 @@ def category(
     frame_colour: bool = typer.Option(True, help="frames' colour statistics beside their encoder vectors"),
     ablations: bool = typer.Option(True, help="also train frames-only, frames+audio and mean-pool baselines"),
     seed: int = typer.Option(0, help="seed"),
+    workers: int = typer.Option(1, min=1, help="decode and embed episodes and clips in this many processes, each "
+                                               "with its share of the CPU threads (the same features)"),
 ) -> None:
     """Train the NeXtVLAD + context gating + MoE category model on frames, audio and text."""
     from assoc.category.data import SegmentSettings
@@ -125,7 +127,7 @@ def category(
         cat, load_taxonomy(), encoder, out, queries, val, settings=CategorySettings(frame_colour=frame_colour),
         train_settings=TrainSettings(epochs=epochs, patience=patience, seed=seed),
         segments=SegmentSettings(per_episode=segments_per_episode, seed=seed, augment=augment), ablations=ablations,
-        progress=_staged_progress())
+        progress=_staged_progress(), workers=workers)
     summary = {k: v for k, v in vars(report).items() if k not in ("failures", "models")}
     summary["models"] = {name: {"val_hit@1": [round(x, 4) for x in m["val"]["hit@1"]],
                                 "val_gap@20": round(m["val"]["gap@20"], 4), "seconds": m["seconds"],

@@ -83,7 +83,8 @@ def run_demo(out: str | Path, preset: str = "small", seed: int = 0, arch: str = 
     stage("category", "training the category model (NeXtVLAD + context gating + MoE) and its ablations")
     train_category_models(catalog, load_taxonomy(), out / "encoder", out / "category", clips / "train.jsonl",
                           clips / "val.jsonl", train_settings=TrainSettings(epochs=category_epochs, patience=3, seed=seed),
-                          segments=SegmentSettings(per_episode=4, seed=seed), progress=_staged(progress))
+                          segments=SegmentSettings(per_episode=4, seed=seed), progress=_staged(progress),
+                          workers=workers)
     done("category")
 
     stage("index", "indexing keyframes (trained, untrained, colour-histogram, luma-thumbnail and relative-histogram encoders), text and category model")

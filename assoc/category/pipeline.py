@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from assoc.catalog import Catalog, load_queries
-from assoc.category.data import Examples, SegmentSettings, episode_segments, query_examples
+from assoc.category.data import Examples, SegmentSettings, episode_segments, featurising_pool, query_examples
 from assoc.category.features import TextTokens
 from assoc.category.model import CategorySettings
 from assoc.category.train import ABLATIONS, TrainSettings, ablation_settings, train_category
@@ -35,32 +35,41 @@ def train_category_models(catalog: Catalog, taxonomy: Taxonomy, encoder_dir: str
                           settings: CategorySettings | None = None, train_settings: TrainSettings | None = None,
                           segments: SegmentSettings | None = None, ablations: bool = True,
                           semantic_model: str | None = None,
-                          progress: Callable[[str, int, int], None] | None = None) -> CategoryPipelineReport:
+                          progress: Callable[[str, int, int], None] | None = None,
+                          workers: int = 1) -> CategoryPipelineReport:
     """Train on episode segments (+ train-split clips); early-stop on val clips (or on held-out programs'
-    segments when no val clips are given). Ablation models go to OUT/ablations/NAME."""
+    segments when no val clips are given). Ablation models go to OUT/ablations/NAME. `workers` > 1: episodes and
+    clips are decoded and embedded in that many processes (the same features)."""
     from assoc.text.semantic import SemanticModel
 
+    if workers < 1:
+        raise InputError(f"workers must be at least 1 (got {workers})")
     settings = settings or CategorySettings()
     report = CategoryPipelineReport()
     t0 = time.time()
     encoder = load_encoder(encoder_dir)
     tokens = TextTokens(SemanticModel(semantic_model))
     step = (lambda stage: (lambda i, n: progress(stage, i, n))) if progress else (lambda stage: None)
-    train = episode_segments(catalog, encoder, tokens, segments, progress=step("segments"))
-    report.segments = len(train)
-    if train_queries:
-        clips, rejected = load_queries(train_queries)
-        report.failures += [str(e) for e in rejected]
-        q = query_examples(train_queries, clips, encoder, tokens, progress=step("train clips"))
-        report.train_clips = len(q)
-        train.extend(q)
-    if val_queries:
-        clips, rejected = load_queries(val_queries)
-        report.failures += [str(e) for e in rejected]
-        val = query_examples(val_queries, clips, encoder, tokens, progress=step("val clips"))
-        report.failures += val.failures
-    else:
-        train, val = _split_by_group(train)
+    pool = featurising_pool(workers, encoder, segments) if workers > 1 else None
+    try:
+        train = episode_segments(catalog, encoder, tokens, segments, progress=step("segments"), pool=pool)
+        report.segments = len(train)
+        if train_queries:
+            clips, rejected = load_queries(train_queries)
+            report.failures += [str(e) for e in rejected]
+            q = query_examples(train_queries, clips, encoder, tokens, progress=step("train clips"), pool=pool)
+            report.train_clips = len(q)
+            train.extend(q)
+        if val_queries:
+            clips, rejected = load_queries(val_queries)
+            report.failures += [str(e) for e in rejected]
+            val = query_examples(val_queries, clips, encoder, tokens, progress=step("val clips"), pool=pool)
+            report.failures += val.failures
+        else:
+            train, val = _split_by_group(train)
+    finally:
+        if pool is not None:
+            pool.close()
     report.val_clips = len(val)
     report.failures += train.failures
     report.feature_seconds = round(time.time() - t0, 1)

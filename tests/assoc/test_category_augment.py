@@ -1,11 +1,14 @@
 """Clip-like edits of training segments: each edit moves the features the way the edit does, and segments are
 cut the same with or without them."""
 
+import json
+import shutil
+
 import numpy as np
 
-from assoc.catalog import load_catalog
+from assoc.catalog import load_catalog, load_queries
 from assoc.category.augment import colour_jitter, gain_audio, speed_audio
-from assoc.category.data import SegmentSettings, episode_segments
+from assoc.category.data import SegmentSettings, episode_segments, query_examples
 from assoc.category.features import COLOUR_SIZE, TextTokens, frame_colour
 from assoc.media import AudioTrack
 from assoc.text.semantic import SemanticModel
@@ -74,3 +77,44 @@ def test_segments_are_cut_the_same_with_or_without_edits(tiny_universe, taxonomy
     changed = sum(not np.array_equal(a.audio, b.audio) for a, b in zip(plain.features, edited.features))
     assert 0 < changed < len(plain)
     assert all(np.array_equal(a.text, b.text) for a, b in zip(plain.features, edited.features))
+
+
+def _same_examples(a, b) -> None:
+    assert a.paths == b.paths and a.groups == b.groups and a.failures == b.failures
+    for x, y in zip(a.features, b.features, strict=True):
+        # frame vectors: torch sums in another order on a worker's single thread (float noise); the rest is exact
+        np.testing.assert_allclose(x.frames, y.frames, atol=1e-5)
+        assert np.array_equal(x.audio, y.audio) and np.array_equal(x.text, y.text)
+        assert np.array_equal(x.colour, y.colour)
+
+
+def test_two_workers_featurise_the_segments_and_clips_one_process_does(tiny_universe, taxonomy, tmp_path):
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    encoder, tokens = tiny_encoder(), TextTokens(SemanticModel(None))
+    settings = SegmentSettings(per_episode=2, seed=3, augment=1.0)  # every edit drawn: the workers draw them the same
+    one = episode_segments(catalog, encoder, tokens, settings)
+    progress = []
+    two = episode_segments(catalog, encoder, tokens, settings, workers=2, progress=lambda n, total: progress.append(n))
+    assert len(one) == 2 * sum(len(p.episodes) for p in catalog.programs)
+    _same_examples(one, two)
+    assert progress == list(range(1, sum(len(p.episodes) for p in catalog.programs) + 1))
+
+    # labelled clips, one of them a file that does not decode: reported by clip id, the rest featurised
+    queries = tiny_universe / "clips" / "val.jsonl"
+    clips, _ = load_queries(queries)
+    broken = next(c for c in clips if c.category)
+    lines = []
+    for line in queries.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["clip_id"] == broken.clip_id:
+            record["video"] = str(tmp_path / "broken.mp4")
+        lines.append(json.dumps(record, ensure_ascii=False))
+    (tmp_path / "broken.mp4").write_bytes(b"not a video" * 100)
+    (tmp_path / "val.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    shutil.copytree(tiny_universe / "clips" / "val", tmp_path / "clips" / "val")  # videos: clips/val/ beside the list
+    clips, _ = load_queries(tmp_path / "val.jsonl")
+    one = query_examples(tmp_path / "val.jsonl", clips, encoder, tokens)
+    two = query_examples(tmp_path / "val.jsonl", clips, encoder, tokens, workers=2)
+    assert len(one.failures) == 1 and one.failures[0].startswith(f"{broken.clip_id}: ")
+    assert len(one) == sum(1 for c in clips if c.category) - 1 > 0
+    _same_examples(one, two)
