@@ -177,6 +177,8 @@ def reranker(
                                                      "colour filter leaves as it was; no measured gain on the bench, "
                                                      "1.5x the lookup time (docs/fusion.md)"),
     seed: int = typer.Option(0, help="seed"),
+    bags: int = typer.Option(1, min=1, help="average this many classifiers, each fitted on a bootstrap sample of the "
+                                            "clips (bagging; with --signals-cache a refit computes no lookup)"),
     signals_cache: Path = typer.Option(None, help="a directory that keeps each clip's signals as they are computed: "
                                                   "a run resumes where an earlier one stopped, and a refit with other "
                                                   "model settings (kind, target precision, features read, seed) "
@@ -193,7 +195,7 @@ def reranker(
     aux = AUTO if aux_visual == "auto" else tuple(x for x in aux_visual.split(",") if x and x != "none")
     s = RerankSettings(kind=kind, depth=depth, target_precision=target_precision, seed=seed, aux_visual=aux,
                        verify=verify, verify_frames=verify_frames, verify_detail=verify_detail,
-                       season_marker=season_marker)
+                       season_marker=season_marker, bags=bags)
     report = train_reranker(index, queries, out, s, es=settings().es(), progress=progress_bar("signals"),
                             catalog_root=settings().catalog_root, program_search=program_search, scan=scan,
                             scan_depth=scan_depth, verify_channels=tuple(c.strip() for c in verify_channels.split(",") if c.strip()),

@@ -65,6 +65,9 @@ class RerankSettings:
     target_precision: float = 0.95  # of the no-match decision, on val
     folds: int = 5
     seed: int = 0
+    # > 1: that many classifiers, each fitted on a bootstrap sample of the clips (drawn by clip, with replacement),
+    # their probabilities averaged (bagging: less variance from a few hundred val clips); listed only when > 1
+    bags: int = 1
 
     def __post_init__(self):
         self.aux_visual = tuple(self.aux_visual)
@@ -72,6 +75,8 @@ class RerankSettings:
         self.verify_detail = self.verify_detail and self.verify
         if self.kind not in KINDS:
             raise InputError(f"unknown re-ranker kind '{self.kind}'; known: {', '.join(KINDS)}")
+        if self.bags < 1:
+            raise InputError(f"bags must be at least 1 (got {self.bags})")
 
 
 MISSING = -1000.0
@@ -96,6 +101,36 @@ def _classifier(s: RerankSettings):
             early_stopping=False, random_state=s.seed))
     return make_pipeline(SimpleImputer(strategy="constant", fill_value=0.0), StandardScaler(),
                          LogisticRegression(C=1.0, max_iter=2000))
+
+
+class BaggedClassifier:
+    """Classifiers fitted on bootstrap samples of the clips; predict_proba is the mean of theirs."""
+
+    def __init__(self, members: list):
+        self.members = members
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict_proba(X) for m in self.members], axis=0)
+
+
+def fit_classifier(s: RerankSettings, X: np.ndarray, y: np.ndarray, group: np.ndarray):
+    """One classifier on every row, or with `s.bags` > 1 a BaggedClassifier whose members each see a bootstrap
+    sample of the clips (`group`: each row's clip), all of a sampled clip's candidates, as often as it was drawn."""
+    if s.bags == 1:
+        return _classifier(s).fit(X, y)
+    clips, rows_of = np.unique(group, return_inverse=True)
+    by_clip = [np.flatnonzero(rows_of == i) for i in range(len(clips))]
+    rng = np.random.default_rng([s.seed, 7])
+    members = []
+    for _ in range(s.bags):
+        for _ in range(10):  # a sample with one class only cannot be fitted: draw again
+            rows = np.concatenate([by_clip[i] for i in rng.integers(len(clips), size=len(clips))])
+            if len(np.unique(y[rows])) == 2:
+                break
+        else:
+            rows = np.arange(len(y))
+        members.append(_classifier(s).fit(X[rows], y[rows]))
+    return BaggedClassifier(members)
 
 
 def feature_columns(settings: RerankSettings) -> tuple[list[str], list[int]]:
@@ -296,6 +331,8 @@ class Reranker:
             del settings["verify_detail"]
         if not settings["season_marker"]:  # likewise
             del settings["season_marker"]
+        if settings["bags"] == 1:  # likewise
+            del settings["bags"]
         return {"kind": "reranker", "format_version": 1, "settings": settings, "features": self.features,
                 "threshold": self.threshold, "info": self.info}
 
@@ -367,7 +404,7 @@ def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
     folds = min(settings.folds, len(np.unique(data.group)), positives)
     oof = np.zeros(len(X))
     for train, test in GroupKFold(n_splits=folds).split(X, data.y, data.group):
-        clf = _classifier(settings).fit(X[train], data.y[train])
+        clf = fit_classifier(settings, X[train], data.y[train], data.group[train])
         oof[test] = clf.predict_proba(X[test])[:, 1]
     calibrator = CenteredIsotonic().fit(oof, data.y)
     calibrated = calibrator.predict(oof)
@@ -375,7 +412,7 @@ def fit_reranker(data: TrainingSet, settings: RerankSettings) -> Reranker:
     category_calibrator, category_summary = fit_category_calibrator(calibrated, data.group, data.same_category)
     level_calibrators, level_summary = fit_level_calibrators(calibrated, data.group, data.shared_levels)
     threshold, prf = choose_threshold(conf, data.is_open, settings.target_precision)
-    classifier = _classifier(settings).fit(X, data.y)
+    classifier = fit_classifier(settings, X, data.y, data.group)
     info = {"clips": n_clips, "open_set_clips": int(data.is_open.sum()), "candidates": int(len(X)),
             "positives": int(data.y.sum()), "folds": folds,
             "out_of_fold": {"top1_accuracy_in_catalog": float(correct[~data.is_open].mean()) if (~data.is_open).any() else None,

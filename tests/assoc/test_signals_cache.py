@@ -109,3 +109,37 @@ def test_the_cli_names_a_refused_cache_and_reports_a_used_one(tiny_index, tiny_u
     result = CliRunner().invoke(app, args[:-4] + ["--depth", "6", "--signals-cache", str(tmp_path / "cache"),
                                                   "--out", str(tmp_path / "m1")])
     assert result.exit_code == 2 and "differs in: depth" in result.output
+
+
+def test_a_bagged_refit_averages_classifiers_fitted_on_bootstrap_samples_of_the_clips(tiny_index, tiny_universe,
+                                                                                     tmp_path):
+    from assoc.rerank.model import BaggedClassifier, fit_classifier
+
+    cache = tmp_path / "cache"
+    full, n = _queries(tiny_universe, tmp_path / "full.jsonl")
+    single = train_reranker(tiny_index, full, tmp_path / "one", RerankSettings(**CHEAP), signals_cache=cache)
+    bagged = train_reranker(tiny_index, full, tmp_path / "bag", RerankSettings(**CHEAP, bags=4), signals_cache=cache)
+    assert bagged["signals_cache"] == {"directory": str(cache), "reused": n, "computed": 0}  # a refit: no lookups
+    assert "bags" not in json.loads((tmp_path / "one" / "config.json").read_text())["settings"]  # old checksums kept
+    assert json.loads((tmp_path / "bag" / "config.json").read_text())["settings"]["bags"] == 4
+    model = load_reranker(tmp_path / "bag")
+    assert model.settings.bags == 4 and isinstance(model.classifier, BaggedClassifier)
+    assert len(model.classifier.members) == 4
+    assert load_reranker(tmp_path / "one").settings.bags == 1 and single["models"]["model"]["clips"] == n
+
+    # members see different samples of the clips, and the bag's probability is their mean
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + 0.5 * rng.normal(size=400) > 0).astype(int)
+    group = np.repeat(np.arange(100), 4)  # 100 clips, 4 candidates each
+    bag = fit_classifier(RerankSettings(kind="logistic", bags=5), X, y, group)
+    member_p = np.stack([m.predict_proba(X)[:, 1] for m in bag.members])
+    assert len(bag.members) == 5 and np.ptp(member_p, axis=0).max() > 1e-3
+    np.testing.assert_allclose(bag.predict_proba(X)[:, 1], member_p.mean(axis=0))
+    # a class seen in a few clips only: a draw without it is drawn again, so every member knows both classes
+    rare = np.zeros(400, int)
+    rare[:4] = 1  # one clip's candidate rows
+    assert all(len(m.classes_) == 2 for m in fit_classifier(RerankSettings(kind="logistic", bags=5), X, rare,
+                                                              group).members)
+    with pytest.raises(InputError, match="bags"):
+        RerankSettings(bags=0)
