@@ -3,7 +3,9 @@
 Each worker is a spawned process (no state inherited from the parent: torch, FAISS and decord threads are not
 fork-safe) with its share of the CPU threads, set up once by `setup(*setup_args)`, which typically opens the index
 or unpickles an encoder into a module-level dict of its own module. The work function and the setup function must
-be module-level functions (they are pickled by name).
+be module-level functions (they are pickled by name). A script that calls the library with workers > 1 must guard
+its entry (`if __name__ == "__main__":`), as for any spawned process: each process imports the script's main module
+again. The `assoc` command does.
 """
 
 from __future__ import annotations

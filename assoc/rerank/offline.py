@@ -19,7 +19,7 @@ from assoc.errors import InputError
 from assoc.rerank.calibration import expected_calibration_error
 from assoc.rerank.model import Reranker, load_reranker
 from assoc.rerank.signals_cache import cache_key, open_signals_cache
-from assoc.rerank.train import _clip_signals, _open_for_training, index_identity
+from assoc.rerank.train import clip_signals, index_identity, open_for_training
 
 RECALLS = (0.80, 0.85, 0.90, 0.95)
 
@@ -88,7 +88,7 @@ def score_rerankers(models: dict[str, str | Path], index_path: str | Path, queri
         why = _compatible(model, first)
         if why:
             raise InputError(f"re-ranker {name} ({models[name]}) reads other signals than {first_name}: {why}")
-    assoc = _open_for_training(index_path, first.settings, es, catalog_root)
+    assoc = open_for_training(index_path, first.settings, es, catalog_root)
     identity = index_identity(assoc.index.manifest)
     for name, model in loaded.items():
         trained_on = model.info.get("index")
@@ -98,7 +98,7 @@ def score_rerankers(models: dict[str, str | Path], index_path: str | Path, queri
     s = first.settings
     key = cache_key(assoc.index.manifest, s.depth, assoc.aux_visual, s.verify_settings if s.verify else False)
     cache = open_signals_cache(signals_cache, key)
-    examples, _, failures, counts = _clip_signals(assoc, queries_path, cache, progress, workers,
+    examples, _, failures, counts = clip_signals(assoc, queries_path, cache, progress, workers,
                                                   (index_path, s, es, catalog_root))
     if not examples:
         raise InputError(f"{queries_path}: no clip could be scored")

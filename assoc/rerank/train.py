@@ -69,7 +69,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
                                          scan_text=scan_depth, scan_lead=scan_depth,
                                          **({"channels": tuple(verify_channels)} if verify_channels else {}))
         settings = replace(settings, verify_settings=asdict(verify_settings))
-    assoc = _open_for_training(index_path, settings, es, catalog_root)
+    assoc = open_for_training(index_path, settings, es, catalog_root)
     settings = replace(settings, aux_visual=assoc.aux_visual)  # AUTO resolved to the baselines the index has
     cache, scratch = None, None
     if signals_cache is None and workers > 1:  # the workers hand their signals over through a cache of its own
@@ -80,7 +80,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
                         settings.verify_settings if settings.verify else False)
         cache = open_signals_cache(signals_cache, key)
     try:
-        examples, categories, failures, counts = _clip_signals(assoc, queries_path, cache, progress, workers,
+        examples, categories, failures, counts = clip_signals(assoc, queries_path, cache, progress, workers,
                                                        (index_path, settings, es, catalog_root))
     finally:
         if scratch is not None:
@@ -125,7 +125,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     return report
 
 
-def _open_for_training(index_path, settings: RerankSettings, es: dict | None, catalog_root: str | None):
+def open_for_training(index_path, settings: RerankSettings, es: dict | None, catalog_root: str | None):
     """The index's Associator as training reads it: RRF, no re-ranker; the auxiliary visual lists resolved (AUTO: the
     hand-made baselines the index has); the category also computed without the clip's text (the no_text ablation)."""
     from assoc.lookup import Associator, LookupSettings
@@ -158,7 +158,7 @@ def _one_clip(assoc, queries_path, clip, cache, digest: str | None = None) -> Ca
     return cached
 
 
-def _clip_signals(assoc, queries_path, cache, progress, workers: int, open_args: tuple):
+def clip_signals(assoc, queries_path, cache, progress, workers: int, open_args: tuple):
     """Every clip's signals (in the queries' order), and the failures: lines rejected, videos that do not decode."""
     clips, rejected = load_queries(queries_path)
     failures = [str(e) for e in rejected]
@@ -210,7 +210,7 @@ _WORKER: dict = {}
 def _worker_init(index_path, settings, es, catalog_root, queries_path, cache_dir, key):
     from assoc.clip_cache import ClipCache
 
-    _WORKER["assoc"] = _open_for_training(index_path, settings, es, catalog_root)
+    _WORKER["assoc"] = open_for_training(index_path, settings, es, catalog_root)
     _WORKER["queries"] = queries_path
     _WORKER["cache"] = ClipCache(cache_dir, key, mismatch="refuse", what="signals cache")
 
