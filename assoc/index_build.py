@@ -17,7 +17,7 @@ from assoc.errors import InputError, MediaError
 from assoc.jsonl import write_jsonl
 from assoc.media import sample_frames
 from assoc.text.signal import build_text
-from assoc.workers import map_in_workers
+from assoc.workers import run_each
 from indexes.keyframes import KeyframeTable
 from indexes.manifest import atomic_directory, sha256_file, write_manifest
 from indexes.vector import create_vector_index, save_vector_index
@@ -208,11 +208,8 @@ def index_episodes(catalog: Catalog, programs, encoder, baselines: dict, table: 
     t0 = time.time()
     episodes = [(p, e) for p in programs for e in p.episodes]
     paths = [catalog.video_path(e.video) for _, e in episodes]
-    if workers > 1 and len(episodes) > 1:
-        outcomes = map_in_workers(_worker_episode, [(path,) for path in paths], workers, _worker_init,
-                                  (encoder, baselines, settings))
-    else:
-        outcomes = (_embed_or_failure(path, encoder, baselines, settings) for path in paths)
+    outcomes = run_each([(path,) for path in paths], lambda path: _embed_or_failure(path, encoder, baselines, settings),
+                        _worker_episode, workers, _worker_init, (encoder, baselines, settings))
     indexed: set[str] = set()
     for n, ((program, episode), path, outcome) in enumerate(zip(episodes, paths, outcomes), 1):
         if progress:

@@ -81,6 +81,20 @@ class WorkerPool:
         self.close()
 
 
+def run_each(arg_tuples: list[tuple], here: Callable, work: Callable, workers: int = 1, setup: Callable | None = None,
+             setup_args: tuple = (), pool: WorkerPool | None = None) -> Iterator:
+    """The outcome of each item of `arg_tuples`, in their order, computed where the caller asks:
+    in `pool` (`work(*args)`) when one is given; else, when `workers` > 1 and there is more than one item, in that
+    many new processes set up by `setup(*setup_args)` (`work(*args)`); else in this process (`here(*args)`).
+    `work` is the worker-side twin of `here` (it reads what `setup` left in its module), so the outcomes are the
+    same wherever they are computed."""
+    if pool is not None:
+        return pool.map(work, arg_tuples)
+    if workers > 1 and len(arg_tuples) > 1:
+        return map_in_workers(work, arg_tuples, workers, setup, setup_args)
+    return (here(*args) for args in arg_tuples)
+
+
 def map_in_workers(work: Callable, arg_tuples: Iterable[tuple], workers: int, setup: Callable | None = None,
                    setup_args: tuple = (), window: int | None = None) -> Iterator:
     """`WorkerPool(workers, setup, setup_args).map(work, arg_tuples, window)`, the pool closed at the end."""

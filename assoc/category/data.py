@@ -20,7 +20,7 @@ from assoc.category.features import MAX_ROWS, ClipFeatures, TextTokens, audio_ro
 from assoc.errors import MediaError
 from assoc.media import AudioTrack, extract_audio, sample_frames
 from assoc.schema import Clip
-from assoc.workers import WorkerPool, map_in_workers
+from assoc.workers import WorkerPool, run_each
 
 
 @dataclass
@@ -66,12 +66,8 @@ def episode_segments(catalog: Catalog, encoder, tokens: TextTokens, settings: Se
     s = settings or SegmentSettings()
     episodes = [(p, e) for p in catalog.programs for e in p.episodes]
     args = [(n, program, catalog.video_path(ep.video)) for n, (program, ep) in enumerate(episodes)]
-    if pool is not None:
-        outcomes = pool.map(_worker_segments, args)
-    elif workers > 1 and len(args) > 1:
-        outcomes = map_in_workers(_worker_segments, args, workers, _worker_init, (encoder, s))
-    else:
-        outcomes = (_episode_windows(n, program, path, encoder, s) for n, program, path in args)
+    outcomes = run_each(args, lambda n, program, path: _episode_windows(n, program, path, encoder, s),
+                        _worker_segments, workers, _worker_init, (encoder, s), pool)
     out = Examples()
     for n, ((program, ep), outcome) in enumerate(zip(episodes, outcomes), 1):
         if isinstance(outcome, str):
@@ -158,12 +154,8 @@ def query_examples(queries_path: str | Path, clips: list[Clip], encoder, tokens:
     out = Examples()
     labelled = [c for c in clips if c.category]
     args = [(queries_path, clip, fps, max_frames, short_side) for clip in labelled]
-    if pool is not None:
-        outcomes = pool.map(_worker_clip, args)
-    elif workers > 1 and len(args) > 1:
-        outcomes = map_in_workers(_worker_clip, args, workers, _worker_init, (encoder, None))
-    else:
-        outcomes = (_clip_rows_or_failure(*a, encoder) for a in args)
+    outcomes = run_each(args, lambda *a: _clip_rows_or_failure(*a, encoder), _worker_clip, workers, _worker_init,
+                        (encoder, None), pool)
     for n, (clip, outcome) in enumerate(zip(labelled, outcomes), 1):
         if isinstance(outcome, str):
             out.failures.append(f"{clip.clip_id}: {outcome}")
