@@ -5,7 +5,8 @@ fork-safe) with its share of the CPU threads, set up once by `setup(*setup_args)
 or unpickles an encoder into a module-level dict of its own module. The work function and the setup function must
 be module-level functions (they are pickled by name). A script that calls the library with workers > 1 must guard
 its entry (`if __name__ == "__main__":`), as for any spawned process: each process imports the script's main module
-again. The `assoc` command does.
+again; without the guard the worker stops with a WorkerError that says so, and so does the caller (as when a
+worker is killed). The `assoc` command guards its entry.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
-from assoc.errors import InputError
+from assoc.errors import AssocError, InputError
+
+GUARD = ('a script that runs work in processes must guard its entry with `if __name__ == "__main__":` (each '
+         'process imports the main module again)')
+
+
+class WorkerError(AssocError):
+    """A worker process ended abruptly (killed, out of memory, or a script's unguarded entry run again in it)."""
 
 
 def thread_share(workers: int) -> int:
@@ -43,6 +51,8 @@ class WorkerPool:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        if getattr(multiprocessing.current_process(), "_inheriting", False):  # multiprocessing's own test (spawn.py)
+            raise WorkerError(f"worker processes were asked for while a worker process imported the main module; {GUARD}")
         self.workers = workers
         self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init,
                                          initargs=(thread_share(workers), setup, setup_args))
@@ -56,6 +66,8 @@ class WorkerPool:
         window = window or 4 * self.workers
         items = iter(arg_tuples)
         pending: deque = deque()
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
             for args in items:
                 pending.append(self._pool.submit(work, *args))
@@ -67,6 +79,8 @@ class WorkerPool:
                     pending.append(self._pool.submit(work, *args))
                     break
                 yield result
+        except BrokenProcessPool as e:
+            raise WorkerError(f"a worker process ended abruptly (killed, out of memory?); {GUARD}") from e
         finally:
             for future in pending:
                 future.cancel()

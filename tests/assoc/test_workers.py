@@ -3,12 +3,15 @@
 import math
 import operator
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import torch
 
 from assoc.errors import InputError
-from assoc.workers import WorkerPool, run_each, thread_share
+from assoc.workers import WorkerError, WorkerPool, run_each, thread_share
 
 
 def test_pool_keeps_order_shares_threads_and_raises_at_the_failing_item():
@@ -40,3 +43,22 @@ def test_run_each_computes_where_it_is_asked_with_the_same_outcomes():
 def test_workers_below_one_are_refused():
     with pytest.raises(InputError, match="at least 1"):
         WorkerPool(0)
+
+
+def test_a_worker_that_dies_is_an_error_that_says_so():
+    with WorkerPool(2) as pool:
+        with pytest.raises(WorkerError, match="ended abruptly"):
+            list(pool.map(os._exit, [(3,)]))
+
+
+def test_an_unguarded_script_is_told_to_guard_its_entry(tmp_path):
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent("""
+        import operator
+        from assoc.workers import map_in_workers
+        print(list(map_in_workers(operator.mul, [(1, 2), (3, 4)], 2)))
+    """))
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0
+    assert "WorkerError" in run.stderr and 'if __name__ == "__main__":' in run.stderr
+    assert "while a worker process imported the main module" in run.stderr  # said by the worker itself
