@@ -146,8 +146,12 @@ def synthesize(
     workers: int | None = None,
     taxonomy: Taxonomy | None = None,
     progress: Callable[[int, int], None] | None = None,
+    videos: bool = True,
 ) -> dict:
-    """Generate the universe into `out`; returns the stats (also written to stats.json)."""
+    """Generate the universe into `out`; returns the stats (also written to stats.json).
+
+    `videos` False: the catalog and clip files only (the same as with videos: every choice is drawn before any video
+    is rendered), for text-only work; the files name videos that are not written."""
     t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -159,9 +163,10 @@ def synthesize(
     catalog = [p for p in programs if p.program_id not in heldout]
     clip_plans = plan_clips(programs, heldout, preset, seed)
 
-    jobs = [(_episode_job, (p, e, out / "videos" / p.program_id / f"e{e.number:02d}.mp4", preset))
+    jobs = [] if not videos else [(_episode_job, (p, e, out / "videos" / p.program_id / f"e{e.number:02d}.mp4", preset))
             for p in catalog for e in p.episodes]
-    jobs += [(_clip_job, (c, out / c.clip.video, preset)) for split in SPLITS for c in clip_plans[split]]
+    if videos:
+        jobs += [(_clip_job, (c, out / c.clip.video, preset)) for split in SPLITS for c in clip_plans[split]]
     failures = _run_jobs(jobs, workers, progress)
 
     write_jsonl(out / "catalog.jsonl", (_program_record(p) for p in catalog))
@@ -169,6 +174,7 @@ def synthesize(
     for split in SPLITS:
         write_jsonl(out / "clips" / f"{split}.jsonl", (c.clip for c in clip_plans[split] if c.clip.clip_id not in failed_clips))
     stats = _stats(preset, seed, programs, catalog, heldout, clip_plans, failures)
+    stats["videos"] = videos
     stats["bytes_on_disk"] = _dir_bytes(out)
     stats["wall_seconds"] = round(time.time() - t0, 1)
     atomic_write_text(out / "stats.json", json.dumps(stats, ensure_ascii=False, indent=2))
@@ -178,6 +184,8 @@ def synthesize(
 
 
 def _run_jobs(jobs, workers, progress) -> list[dict]:
+    if not jobs:
+        return []
     workers = workers or os.cpu_count() or 1
     failures = []
     done = 0

@@ -14,6 +14,7 @@ from eval.synth.generate import synthesize
 from eval.synth.names import MENTIONS, clip_text
 from eval.synth.presets import get_preset
 from eval.synth.universe import build_universe
+from tests.conftest import TINY_SEED
 
 
 def test_layout_and_stats(tiny_universe, taxonomy):
@@ -29,6 +30,19 @@ def test_layout_and_stats(tiny_universe, taxonomy):
         assert set(c.edits) <= set(ALL_EDITS) and c.mention in MENTIONS and c.category
         assert 0 <= c.start < c.end and clip_video_path(tiny_universe / "clips" / "test.jsonl", c).is_file()
     assert stats["failures"] == 0 and stats["bytes_on_disk"] > 0
+
+
+def test_without_videos_the_same_catalog_and_clips_are_written(tiny_universe, tmp_path):
+    out = tmp_path / "text-only"
+    stats = synthesize(out, get_preset("tiny"), TINY_SEED, workers=1, videos=False)
+    assert stats["videos"] is False and stats["failures"] == 0
+    for name in ("catalog.jsonl", "clips/train.jsonl", "clips/val.jsonl", "clips/test.jsonl"):
+        assert (out / name).read_bytes() == (tiny_universe / name).read_bytes(), name
+    assert not list(out.rglob("*.mp4"))
+    rendered = json.loads((tiny_universe / "stats.json").read_text())
+    stats = json.loads((out / "stats.json").read_text())
+    assert {k: v for k, v in stats.items() if k not in ("videos", "bytes_on_disk", "wall_seconds")} == \
+        {k: v for k, v in rendered.items() if k not in ("videos", "bytes_on_disk", "wall_seconds")}
 
 
 def test_videos_are_real_h264_with_aac(tiny_universe, taxonomy):
