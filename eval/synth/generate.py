@@ -163,9 +163,10 @@ def synthesize(
     catalog = [p for p in programs if p.program_id not in heldout]
     clip_plans = plan_clips(programs, heldout, preset, seed)
 
-    jobs = [] if not videos else [(_episode_job, (p, e, out / "videos" / p.program_id / f"e{e.number:02d}.mp4", preset))
-            for p in catalog for e in p.episodes]
+    jobs = []
     if videos:
+        jobs = [(_episode_job, (p, e, out / "videos" / p.program_id / f"e{e.number:02d}.mp4", preset))
+                for p in catalog for e in p.episodes]
         jobs += [(_clip_job, (c, out / c.clip.video, preset)) for split in SPLITS for c in clip_plans[split]]
     failures = _run_jobs(jobs, workers, progress)
 

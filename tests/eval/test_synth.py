@@ -40,8 +40,8 @@ def test_without_videos_the_same_catalog_and_clips_are_written(tiny_universe, tm
         assert (out / name).read_bytes() == (tiny_universe / name).read_bytes(), name
     assert not list(out.rglob("*.mp4"))
     rendered = json.loads((tiny_universe / "stats.json").read_text())
-    stats = json.loads((out / "stats.json").read_text())
-    assert {k: v for k, v in stats.items() if k not in ("videos", "bytes_on_disk", "wall_seconds")} == \
+    written = json.loads((out / "stats.json").read_text())
+    assert {k: v for k, v in written.items() if k not in ("videos", "bytes_on_disk", "wall_seconds")} == \
         {k: v for k, v in rendered.items() if k not in ("videos", "bytes_on_disk", "wall_seconds")}
 
 
