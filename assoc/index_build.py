@@ -13,6 +13,7 @@ import numpy as np
 from assoc.catalog import Catalog
 from assoc.encoders import FrameEncoderBase, create_encoder, load_encoder
 from assoc.encoders.timm_encoder import TimmFrameEncoder
+from assoc.episode_frames import tracks_for
 from assoc.errors import InputError, MediaError
 from assoc.jsonl import write_jsonl
 from assoc.media import sample_frames
@@ -50,6 +51,9 @@ class BuildSettings:
     calibration_frames: int = 1024
     category_model: str | None = None  # a trained category model directory (its encoder must be the index's)
     compare_encoders: dict = field(default_factory=dict)  # name -> encoder directory: extra runs for ablations
+    # episodes' verification frames stored in the index (assoc.episode_frames): "none", "scan" (the scan's) or "all"
+    # (also every frame at the verification width: lookups then verify without the catalog's videos)
+    episode_frames: str = "none"
 
 
 @dataclass
@@ -147,6 +151,9 @@ def build_index(catalog: Catalog, out: str | Path, encoder: FrameEncoderBase | N
     if unknown or not settings.signals:
         raise InputError(f"cannot build signals {sorted(unknown) or '(none)'}; an index holds visual and/or text")
     report = BuildReport()
+    if settings.episode_frames != "none" and "visual" not in settings.signals:
+        raise InputError("stored episode frames serve the visual signal's verification; build it too")
+    tracks_for(settings.episode_frames)  # refuses an unknown mode before anything is decoded
     with atomic_directory(Path(out)) as tmp:
         body: dict = {"signals": list(settings.signals), "settings": {k: v for k, v in vars(settings).items()},
                       "catalog": {"path": str(catalog.path.resolve()), "sha256": sha256_file(catalog.path)},
@@ -270,7 +277,11 @@ def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: Build
     for name, enc in baselines.items():
         enc.save(tmp / BASELINES_DIR / name / ENCODER_DIR)
         save_vector_index(bindex[name], tmp / BASELINES_DIR / name)
-    return {
+    stored = {}
+    if settings.episode_frames != "none":
+        stored = {"episode_frames": store_episode_frames(catalog, catalog.programs, tmp, settings.episode_frames,
+                                                          report, progress, workers)}
+    return {**stored,
         "encoder": {"checksum": checksum, "kind": encoder.kind, "dim": encoder.dim,
                     **{k: v for k, v in encoder.config().items() if k in ("arch", "image_size", "trained", "calibrated")}},
         "dimensions": {"visual": encoder.dim, **{name: index.dim for name, index in bindex.items()}},
@@ -279,6 +290,24 @@ def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: Build
         "backends": {"vector": {"name": vindex.name, "metric": "inner_product"}, "text": None},
         "baselines": sorted(baselines),
     }
+
+
+def store_episode_frames(catalog: Catalog, programs, tmp: Path, mode: str, report, progress=None,
+                         workers: int = 1) -> dict:
+    """Decode and store the verification frames of `programs`' episodes in the index copy `tmp` (those whose keyframes
+    failed are not tried again); an episode that cannot be read is a failure of the report. The manifest's section."""
+    from assoc import episode_frames
+
+    t0 = time.time()
+    failed = {f.get("episode_id") for f in report.failures}
+    episodes = [(p.program_id, e.episode_id, catalog.video_path(e.video)) for p in programs for e in p.episodes
+                if e.episode_id not in failed]
+    tracks = episode_frames.tracks_for(mode)
+    computed = episode_frames.compute(episodes, tracks, workers, progress)
+    section = episode_frames.write(tmp / episode_frames.FRAMES_DIR, tracks, computed, report.failures,
+                                   {eid: path for _, eid, path in episodes})
+    report.seconds["episode_frames"] = round(report.seconds.get("episode_frames", 0.0) + time.time() - t0, 1)
+    return dict(section, mode=mode)
 
 
 def add_category_model(tmp: Path, model_dir: str | Path, encoder: FrameEncoderBase) -> dict:
@@ -302,5 +331,6 @@ def subdirectories(path: Path) -> list[str]:
 
 
 def index_summary(manifest: dict) -> str:
-    return json.dumps({k: manifest[k] for k in ("encoder", "counts", "backends", "signals") if k in manifest},
+    return json.dumps({k: manifest[k] for k in ("encoder", "counts", "backends", "signals", "episode_frames")
+                       if k in manifest},
                       ensure_ascii=False, indent=2)

@@ -28,6 +28,7 @@ from assoc.index_build import (
     BuildReport,
     BuildSettings,
     index_episodes,
+    store_episode_frames,
 )
 from assoc.jsonl import read_jsonl_strict, write_jsonl
 from assoc.schema import Program
@@ -74,6 +75,11 @@ def _drop(tmp: Path, manifest: dict, program_ids: set[str], report: UpdateReport
             save_vector_index(vectors, tmp / d)
             if name == "visual":
                 report.keyframes_removed += removed
+        if "episode_frames" in manifest:
+            from assoc import episode_frames
+
+            section = episode_frames.drop(tmp / episode_frames.FRAMES_DIR, program_ids)
+            manifest["episode_frames"] = dict(section, mode=manifest["episode_frames"].get("mode"))
     if "text" in manifest["signals"]:
         text = open_text_index(manifest["text"]["text_index"], tmp / TANTIVY_DIR, **(es or {}))
         text.remove(sorted(program_ids))
@@ -180,6 +186,9 @@ def _add_visual(tmp: Path, manifest: dict, catalog: Catalog, settings: BuildSett
     build = BuildReport()
     index_episodes(catalog, catalog.programs, encoder, baselines, table, vectors["visual"],
                    {n: vectors[n] for n in baselines}, settings, build, progress, workers)
+    if "episode_frames" in manifest:
+        mode = manifest["episode_frames"].get("mode", "none")
+        manifest["episode_frames"] = store_episode_frames(catalog, catalog.programs, tmp, mode, build, progress, workers)
     report.failures += build.failures
     report.keyframes_added = vectors["visual"].ntotal - before
     table.save(tmp / VISUAL_DIR)
@@ -274,3 +283,39 @@ def rebuild_text(index_path: str | Path, es: dict | None = None) -> dict:
         text_index.publish()
     section["failures"] = failed
     return section
+
+
+def set_episode_frames(index_path: str | Path, mode: str, catalog_root: str | Path | None = None, workers: int = 1,
+                       progress: Callable[[int, int, str], None] | None = None) -> dict:
+    """Store the index's episodes' verification frames (assoc.episode_frames; mode "scan" or "all"), or remove them
+    ("none"), keeping everything else: the frames are those a lookup would decode, so a re-ranker in the index stays.
+    The videos are read from the catalog the index was built from, or under `catalog_root`. An episode that cannot be
+    read is a failure in the returned section (`failures`) and in the manifest; the rest are stored."""
+    from assoc import episode_frames
+
+    index_path = Path(index_path)
+    manifest = read_manifest(index_path)
+    tracks = episode_frames.tracks_for(mode)
+    if "visual" not in manifest["signals"]:
+        raise InputError(f"{index_path}: stored episode frames serve the visual signal's verification, and this index "
+                         "was built without it")
+    programs = read_jsonl_strict(index_path / PROGRAMS_FILE, Program)
+    built_from = Path(manifest.get("catalog", {}).get("path", index_path / "catalog.jsonl"))
+    catalog = Catalog(path=Path(catalog_root) / built_from.name if catalog_root else built_from, programs=programs,
+                      errors=[])
+    build = BuildReport(failures=[f for f in manifest.get("failures", [])
+                                  if f.get("episode_id") and f.get("stage") not in ("text", "episode_frames")])
+    kept = len(build.failures)
+    with atomic_directory(index_path) as tmp:
+        _copy_into(index_path, tmp)
+        shutil.rmtree(tmp / episode_frames.FRAMES_DIR, ignore_errors=True)
+        body = _manifest_body(manifest)
+        body.pop("episode_frames", None)
+        if tracks:
+            body["episode_frames"] = store_episode_frames(catalog, programs, tmp, mode, build, progress, workers)
+        failed = build.failures[kept:]
+        body["failures"] = [f for f in manifest.get("failures", []) if f.get("stage") != "episode_frames"] + failed
+        body["settings"] = dict(manifest.get("settings", {}), episode_frames=mode)
+        write_manifest(tmp, body)
+    return dict(body.get("episode_frames", {"mode": "none"}), failures=failed if tracks else [],
+                seconds=build.seconds.get("episode_frames", 0.0))

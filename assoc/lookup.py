@@ -46,6 +46,9 @@ class LookupSettings:
     threshold: float | None = None  # None: the index's open-set threshold
     catalog_root: str | None = None  # where the catalog's videos are (verification); None: beside the catalog file
     scan_cache_mb: float = 256.0  # episodes' scan frames kept between lookups (assoc.verify.ScanCache); 0: none
+    # verification reads the episode frames stored in the index (assoc.episode_frames) where it has them, instead of
+    # decoding the videos (the same pixels); False: the videos are read
+    episode_frames: bool = True
 
 
 def resolve_signals(index: OpenIndex, requested: Iterable[str] | None) -> list[str]:
@@ -214,7 +217,12 @@ class Associator:
         if verify is True:
             verify = VerifySettings.from_config(self.reranker.settings.verify_settings) if reads else VerifySettings()
         cache = ScanCache(int(self.settings.scan_cache_mb * 2**20)) if self.settings.scan_cache_mb > 0 else None
-        self.verifier = Verifier(self._episode_video, verify, cache) if verify and "visual" in self.signals else None
+        stored = None
+        if verify and "visual" in self.signals and self.settings.episode_frames and "episode_frames" in index.manifest:
+            from assoc.episode_frames import EpisodeFrames
+
+            stored = EpisodeFrames.open(index.path)
+        self.verifier = Verifier(self._episode_video, verify, cache, stored) if verify and "visual" in self.signals else None
         # also the category without the clip's title and description (ClipSignals.category_without_text): what a
         # re-ranker that reads no text reads, so the visual-only ablation's category prior does not read the title
         self.text_free_category = bool(self.reranker and not self.reranker.settings.use_text)

@@ -277,7 +277,12 @@ class EpisodeWindows:
         self.width, self.channel = width, channel
         self.read: list[tuple[Path, float, float, tuple[np.ndarray, float, int]]] = []
 
-    def __call__(self, path: Path, t0: float, t1: float) -> tuple[np.ndarray, float, int]:
+    def __call__(self, path: Path | None, t0: float, t1: float,
+                 stored: tuple[np.ndarray, float] | None = None) -> tuple[np.ndarray, float, int]:
+        """`stored`: the episode's every frame at this width and its fps (assoc.episode_frames), sliced instead of
+        decoding the video (the same pixels)."""
+        if stored is not None:
+            return _slice((stored[0], stored[1], 0), t0, t1)
         for p, a, b, got in self.read:
             if p == path and a <= t0 and t1 <= b:
                 return _slice(got, t0, t1)
@@ -452,10 +457,13 @@ class Verifier:
     cache, which locks)."""
 
     def __init__(self, episode_path: Callable[[str], Path | None], settings: VerifySettings | None = None,
-                 scan_cache: ScanCache | None = None):
+                 scan_cache: ScanCache | None = None, stored=None):
         self.episode_path = episode_path
         self.settings = settings or VerifySettings()
         self.scan_cache = scan_cache  # None: every scan reads its episodes again
+        # the index's stored episode frames (assoc.episode_frames.EpisodeFrames), read instead of the videos where
+        # they hold the track the settings ask for; None: the videos are read
+        self.stored = stored
 
     def _prepare(self, frames: np.ndarray, needed: bool = True, channel: str | None = None):
         """(settings for this clip, its band templates, its whole-frame templates or None, the episode windows' cache,
@@ -490,14 +498,17 @@ class Verifier:
             st, templates, whole, windows, check = prepared[channel]
             for eid, start, clip_start, speed, clip_end in alignments:
                 path = None if eid in unreadable else self.episode_path(eid)
-                if path is None:
+                stored = None
+                if self.stored is not None and eid not in unreadable:
+                    stored = self.stored.window(eid, st.width, channel)
+                if path is None and (stored is None or check is not None):
                     if eid not in unreadable:
                         problems.append(f"{label}: episode {eid} has no video in the catalog")
                         unreadable.add(eid)
                     continue
                 try:
-                    v = verify_segment(templates, times, eid, lambda a, b, p=path: windows(p, a, b), start, clip_start,
-                                       speed, st, clip_end, whole, partial(check, path) if check else None)
+                    v = verify_segment(templates, times, eid, lambda a, b, p=path, s=stored: windows(p, a, b, s), start,
+                                       clip_start, speed, st, clip_end, whole, partial(check, path) if check else None)
                 except MediaError as e:
                     problems.append(f"{label}: {e}")
                     unreadable.add(eid)
@@ -525,16 +536,20 @@ class Verifier:
             for pid, episode_ids in programs:
                 found = []
                 for eid in episode_ids:
-                    path = self.episode_path(eid)
-                    if path is None:
+                    stored = self.stored.scan(eid, st.scan_width, st.scan_step, st.channels[0]) if self.stored else None
+                    path = self.episode_path(eid) if stored is None else None
+                    if stored is not None:
+                        episode, step = stored
+                    elif path is None:
                         problems.append(f"scan: episode {eid} has no video in the catalog")
                         continue
-                    try:
-                        episode, step = (self.scan_cache or read_scan)(path, st.scan_width, st.scan_step,
-                                                                       st.channels[0])
-                    except MediaError as e:
-                        problems.append(f"scan: {e}")
-                        continue
+                    else:
+                        try:
+                            episode, step = (self.scan_cache or read_scan)(path, st.scan_width, st.scan_step,
+                                                                           st.channels[0])
+                        except MediaError as e:
+                            problems.append(f"scan: {e}")
+                            continue
                     found += [(fit, eid, *rest) for fit, *rest in scan_episode(templates, whole, times, episode, step, st)]
                 hypotheses = _distinct(sorted(found, key=lambda h: -h[0]), st.scan_hypotheses)
                 v = self._verify_program(prepared, frames, times, [(eid, start, clip_start, speed, None)

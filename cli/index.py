@@ -39,6 +39,10 @@ def build(
                                                          "this encoder, as a run for ablations (repeatable)"),
     workers: int = typer.Option(1, min=1, help="decode and embed episodes in this many processes, each with its "
                                                "share of the CPU threads (the index is the same)"),
+    episode_frames: str = typer.Option("none", help="store the episodes' verification frames in the index: none, "
+                                                    "scan (the scan's, ~1.2 kB a second of video) or all (also every "
+                                                    "frame at 64 px, ~2.3 kB a frame: lookups then verify without "
+                                                    "the catalog's videos)"),
 ) -> None:
     """Index every program of a catalog: keyframe vectors and table, baselines, program text."""
     from assoc.encoders import create_encoder, load_encoder
@@ -57,15 +61,18 @@ def build(
                           vector_params={"nlist": nlist, "codec": codec, "nprobe": nprobe, "hnsw_quantizer": hnsw,
                                          "refine": refine} if vector_backend == "ivf" else {},
                           open_set_threshold=threshold, category_model=str(category) if category else None,
-                          compare_encoders=_named_dirs(compare_encoder or []))
+                          compare_encoders=_named_dirs(compare_encoder or []), episode_frames=episode_frames)
     report = build_index(cat, out, enc if "visual" in wanted else None, build, progress=progress_bar("index"), es=es,
                          workers=workers)
     typer.echo(f"indexed {report.programs} programs, {report.episodes} episodes, {report.keyframes} keyframes "
                f"({report.pruned} near-duplicates pruned) into {out} in {report.seconds['total']} s"
                + (f" (episodes {report.seconds['episodes']} s, {workers} process{'es' if workers > 1 else ''})" if "episodes" in report.seconds
                   else ""))
+    if "episode_frames" in report.seconds:
+        typer.echo(f"stored the episodes' verification frames ({episode_frames}) in {report.seconds['episode_frames']} s")
     for f in report.failures:
-        typer.echo(f"failed: {f['episode_id']} ({f['video']}): {f['reason']}", err=True)
+        stage = " (stored frames)" if f.get("stage") == "episode_frames" else ""
+        typer.echo(f"failed{stage}: {f['episode_id']} ({f['video']}): {f['reason']}", err=True)
     for f in report.text_failures:
         typer.echo(f"failed: text of {f['program_id']}: {f['reason']}", err=True)
     if cat.errors or report.failures or report.text_failures:
@@ -107,6 +114,30 @@ def reranker(index: Path = typer.Option(..., help="index directory"),
     section = set_reranker(index, model)
     typer.echo(f"re-ranker {section['checksum']} ({section['kind']}, open-set threshold {section['threshold']:.4f}; "
                f"ablations: {', '.join(section['ablations']) or 'none'}) is now in {index}")
+
+
+@app.command("frames")
+@boundary
+def frames(index: Path = typer.Option(..., help="index directory (replaced atomically)"),
+           mode: str = typer.Option("all", help="scan (the scan's frames), all (also every frame at 64 px: lookups "
+                                                "then verify without the catalog's videos) or none (remove them)"),
+           catalog_root: Path = typer.Option(None, help="where the catalog's videos are (default: beside the catalog "
+                                                        "the index was built from)"),
+           workers: int = typer.Option(1, min=1, help="decode episodes in this many processes")) -> None:
+    """Store the episodes' verification frames in an index (or remove them), keeping its vectors, text and models."""
+    from assoc.index_update import set_episode_frames
+
+    section = set_episode_frames(index, mode, catalog_root, workers, progress_bar("frames"))
+    if section.get("mode") == "none":
+        typer.echo(f"{index} keeps no episode frames")
+    else:
+        typer.echo(f"stored {section['episodes']} episodes' verification frames ({mode}: "
+                   f"{', '.join(section['tracks'])}; {section['bytes'] / 2**20:.1f} MB) in {index} "
+                   f"in {section['seconds']} s")
+    for f in section["failures"]:
+        typer.echo(f"failed: {f['episode_id']} ({f['video']}): {f['reason']}", err=True)
+    if section["failures"]:
+        raise typer.Exit(EXIT_FAILURE)
 
 
 @app.command("text")

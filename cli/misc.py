@@ -129,6 +129,9 @@ def bench_lookup(
     vector_device: str = typer.Option("cpu", help="auto, cpu or gpu"),
     scan_cache_mb: float = typer.Option(None, help="episodes' scan frames kept between clips, in MB; 0: none "
                                         "(default: ASSOC_SCAN_CACHE_MB, 256)"),
+    episode_frames: str = typer.Option("use", help="the index's stored episode frames: use, ignore (verification "
+                                                   "decodes the videos) or compare (each clip looked up both ways, "
+                                                   "side by side, with how many results were identical)"),
 ) -> None:
     """Lookup latency per clip by stage, as a ratio to decoding the same clip alone."""
     from cli.common import settings
@@ -136,4 +139,4 @@ def bench_lookup(
 
     s = settings()
     mb = s.scan_cache_mb if scan_cache_mb is None else scan_cache_mb
-    typer.echo(json.dumps(lookup_stages(index, queries, clips, s.es(), vector_device, mb), indent=2))
+    typer.echo(json.dumps(lookup_stages(index, queries, clips, s.es(), vector_device, mb, episode_frames), indent=2))

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from assoc.catalog import load_catalog
+from assoc.errors import InputError
 from assoc.media import sample_frames
 
 
@@ -92,34 +93,60 @@ def text_scale(out: str | Path, n_programs: int, n_queries: int, semantic: bool 
 
 
 def lookup_stages(index: str | Path, queries: str | Path, n_clips: int = 50, es: dict | None = None,
-                  vector_device: str = "cpu", scan_cache_mb: float = 256.0) -> dict:
+                  vector_device: str = "cpu", scan_cache_mb: float = 256.0, episode_frames: str = "use") -> dict:
     """Per-stage lookup time per clip, each as a ratio to decoding the same clip alone (measured side by side).
 
     Each clip is decoded once untimed (so both measurements see a warm file cache), then decoded
     alone (the decode-only time), then looked up in full with every signal the index has. The episodes' scan
-    frames are kept between the clips as in the service (`scan_cache_mb`; 0: none), and its hits reported."""
+    frames are kept between the clips as in the service (`scan_cache_mb`; 0: none), and its hits reported.
+
+    `episode_frames`: "use" (verification reads the frames stored in the index, where it has them), "ignore" (it
+    decodes the videos), or "compare": each clip is looked up both ways, in alternating order, by two lookups of the
+    same index, and the figures of both are given with how many clips got identical results (timings aside)."""
     import numpy as np
 
     from assoc.catalog import clip_video_path, load_queries
     from assoc.lookup import Associator, LookupSettings
 
-    assoc = Associator.open(index, LookupSettings(scan_cache_mb=scan_cache_mb), es=es,
-                            vector_device=vector_device).warm()
+    if episode_frames not in ("use", "ignore", "compare"):
+        raise InputError(f"episode_frames must be use, ignore or compare (got '{episode_frames}')")
+    ways = {"use": [True], "ignore": [False], "compare": [True, False]}[episode_frames]
+    assocs = {use: Associator.open(index, LookupSettings(scan_cache_mb=scan_cache_mb, episode_frames=use), es=es,
+                                   vector_device=vector_device).warm() for use in ways}
+    first = assocs[ways[0]]
     clips, _ = load_queries(queries)
     clips = clips[:n_clips]
-    decode_only, stages = [], {}
-    for clip in clips:
+    decode_only = []
+    stages: dict[bool, dict] = {use: {} for use in ways}
+    identical = 0
+    for k, clip in enumerate(clips):
         path = clip_video_path(queries, clip)
-        assoc.decode(path, {})
+        first.decode(path, {})
         t0 = time.perf_counter()
-        assoc.decode(path, {})
+        first.decode(path, {})
         decode_only.append((time.perf_counter() - t0) * 1000)
-        result = assoc.lookup_video(path, clip.clip_id, clip.title, clip.description)
-        for stage, ms in result.timings_ms.items():
-            stages.setdefault(stage, []).append(ms)
+        results = {}
+        for use in (ways if k % 2 == 0 else ways[::-1]):
+            results[use] = assocs[use].lookup_video(path, clip.clip_id, clip.title, clip.description)
+            for stage, ms in results[use].timings_ms.items():
+                stages[use].setdefault(stage, []).append(ms)
+        dumps = [r.model_dump(exclude={"timings_ms"}) for r in results.values()]
+        identical += all(d == dumps[0] for d in dumps)
     base = float(np.mean(decode_only))
-    return {"clips": len(clips), "signals": assoc.signals, "scorer": "reranker" if assoc.reranker else "rrf",
-            "decode_only_ms": {"mean": round(base, 1), "p50": round(float(np.median(decode_only)), 1)},
-            "stages": {s: {"mean_ms": round(float(np.mean(v)), 1), "p50_ms": round(float(np.median(v)), 1),
-                           "ratio_to_decode_only": round(float(np.mean(v)) / base, 2)} for s, v in stages.items()},
-            "scan_cache": assoc.scan_cache_stats()}
+
+    def figures(use: bool) -> dict:
+        a = assocs[use]
+        return {"stages": {s: {"mean_ms": round(float(np.mean(v)), 1), "p50_ms": round(float(np.median(v)), 1),
+                               "ratio_to_decode_only": round(float(np.mean(v)) / base, 2)}
+                           for s, v in stages[use].items()},
+                "scan_cache": a.scan_cache_stats(),
+                "episode_frames": a.verifier.stored.stats() if a.verifier and a.verifier.stored else None}
+
+    out = {"clips": len(clips), "signals": first.signals, "scorer": "reranker" if first.reranker else "rrf",
+           "decode_only_ms": {"mean": round(base, 1), "p50": round(float(np.median(decode_only)), 1)}}
+    if episode_frames != "compare":
+        return {**out, **figures(ways[0])}
+    total = {use: float(np.mean(stages[use]["total"])) for use in ways}
+    return {**out, "stored_frames": figures(True), "videos": figures(False),
+            "total_ratio_videos_to_stored": round(total[False] / total[True], 2),
+            "identical_results": identical}

@@ -87,9 +87,11 @@ def run_demo(out: str | Path, preset: str = "small", seed: int = 0, arch: str = 
                           workers=workers)
     done("category")
 
-    stage("index", "indexing keyframes (trained, untrained, colour-histogram, luma-thumbnail and relative-histogram encoders), text and category model")
+    stage("index", "indexing keyframes (trained, untrained, colour-histogram, luma-thumbnail and relative-histogram encoders), text, category model "
+                   "and the episodes' verification frames")
     build_index(catalog, out / "index", load_encoder(out / "encoder"),
-                BuildSettings(category_model=str(out / "category")), progress=progress("index") if progress else None,
+                BuildSettings(category_model=str(out / "category"), episode_frames="all"),
+                progress=progress("index") if progress else None,
                 workers=workers)
     done("index")
 

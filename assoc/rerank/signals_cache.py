@@ -26,7 +26,9 @@ from assoc import __version__
 from assoc.clip_cache import ClipCache, clip_digest, code_digest, index_digest
 
 CACHE_FORMAT = 1
-UNUSED_BY_TRAINING = ("reranker/",)  # index files that do not change the signals training computes
+# index files that do not change the signals training computes (the stored episode frames are the pixels a lookup
+# decodes otherwise: assoc.episode_frames)
+UNUSED_BY_TRAINING = ("reranker/", "episode_frames/")
 
 
 def cache_key(manifest: dict, depth: int, aux_visual: tuple[str, ...], verify: dict | bool) -> dict:
