@@ -19,7 +19,8 @@ rescued colour-edited clips but did not move the open-set precision, for 1.5x th
 the weaker picture (every saturated colour is as bright as white), which is why luminance comes first. The clip frame is first
 put in its canonical view (borders trimmed, the band of a vertical reframe) and stretched to the
 episode's aspect (which undoes a letterbox's or pillarbox's squeeze). The episode is read from the
-catalog the index was built from, so verification needs the catalog's videos where the lookup runs.
+catalog the index was built from, so verification needs the catalog's videos where the lookup runs, unless the index
+stores the episodes' frames (assoc/episode_frames.py: the same pixels, decoded once at index time).
 """
 
 from __future__ import annotations
@@ -454,7 +455,7 @@ def _template_sizes(band: np.ndarray, whole: np.ndarray | None, ew: int, eh: int
 
 class Verifier:
     """Verifies a clip's best visual candidates against their episodes (thread-safe: no shared state but the scan
-    cache, which locks)."""
+    cache and the stored episode frames, which lock)."""
 
     def __init__(self, episode_path: Callable[[str], Path | None], settings: VerifySettings | None = None,
                  scan_cache: ScanCache | None = None, stored=None):
