@@ -16,13 +16,16 @@ re-ranker trained with other settings, value verification and the opt-in detail 
 The frames are those of the videos when the index was built, like the keyframe vectors: a changed episode is indexed
 again with `assoc index add`, which replaces its program's stored frames too.
 
-Layout: `episode_frames/episodes.json` (the tracks, and per episode its program, file number and each track's frame
-count and spacing) and `episode_frames/<number>.<track>.npy`, read memory-mapped.
+Layout: `episode_frames/episodes.json` (the tracks, and per episode its program, file name and each track's frame
+count and spacing) and `episode_frames/<name>.<track>.npy`, read memory-mapped. A name is random (64 bits, checked
+against those present), so a lookup that opened the index before an update in place reads the frames it expects or,
+when they are gone, the video; never another episode's.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -115,7 +118,7 @@ class EpisodeFrames:
             return None
         return cls(directory, read_meta(directory))
 
-    def _array(self, episode_id: str, track: str) -> np.ndarray:
+    def _array(self, episode_id: str, track: str) -> np.ndarray | None:
         """The track's frames, memory-mapped (a window reads a few seconds of a long episode); the most recently used
         `OPEN` stay mapped (each mapping holds a file descriptor)."""
         key = (episode_id, track)
@@ -124,7 +127,12 @@ class EpisodeFrames:
             if got is not None:
                 self._open.move_to_end(key)
                 return got
-        got = np.load(self.directory / f"{self.episodes[episode_id]['file']}.{track}.npy", mmap_mode="r")
+        try:
+            got = np.load(self.directory / f"{self.episodes[episode_id]['file']}.{track}.npy", mmap_mode="r")
+        except (OSError, ValueError):
+            # gone: the index was updated in place since it was opened (`assoc index add/remove` replace the
+            # directory, and never reuse a file's name), and the lookup reads the video, as it would without them
+            return None
         with self._lock:
             self._open[key] = got
             while len(self._open) > self.OPEN:
@@ -138,7 +146,8 @@ class EpisodeFrames:
             return None
         if step is not None and (t.step is None or abs(t.step - step) > 1e-9):
             return None
-        return self._array(episode_id, name), float(entry[name]["spacing"])
+        frames = self._array(episode_id, name)
+        return None if frames is None else (frames, float(entry[name]["spacing"]))
 
     def scan(self, episode_id: str, width: int, step: float, channel: str = "luma") -> tuple[np.ndarray, float] | None:
         """What read_scan returns for the episode (frames, seconds between them), or None."""
@@ -188,7 +197,6 @@ def write(directory: Path, tracks: list[Track], computed: Iterable, failures: li
             raise InputError(f"{directory}: stored with other tracks than {[t.name for t in tracks]}")
     else:
         meta = {"format": FORMAT, "tracks": [asdict(t) for t in tracks], "episodes": {}}
-    number = max((entry["file"] for entry in meta["episodes"].values()), default=0)
     for pid, eid, outcome in computed:
         if isinstance(outcome, str):
             failures.append({"program_id": pid, "episode_id": eid, "video": str((videos or {}).get(eid, "")),
@@ -196,15 +204,25 @@ def write(directory: Path, tracks: list[Track], computed: Iterable, failures: li
             continue
         if eid in meta["episodes"]:
             _unlink(directory, meta["episodes"].pop(eid), tracks)
-        number += 1
-        entry = {"program_id": pid, "file": number}
+        name = _new_name(meta)
+        entry = {"program_id": pid, "file": name}
         for t in tracks:
             frames, spacing = outcome[t.name]
-            np.save(directory / f"{number}.{t.name}.npy", np.ascontiguousarray(frames, dtype=np.uint8))
+            np.save(directory / f"{name}.{t.name}.npy", np.ascontiguousarray(frames, dtype=np.uint8))
             entry[t.name] = {"frames": int(len(frames)), "spacing": float(spacing)}
         meta["episodes"][eid] = entry
     (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     return section(directory, meta)
+
+
+def _new_name(meta: dict) -> str:
+    """A file name not used in this index (random, checked against those present): a lookup that opened the index
+    before an update finds either the very frames it expects or nothing, never another episode's."""
+    taken = {entry["file"] for entry in meta["episodes"].values()}
+    while True:
+        name = secrets.token_hex(8)
+        if name not in taken:
+            return name
 
 
 def drop(directory: Path, program_ids: Iterable[str]) -> dict:

@@ -104,12 +104,17 @@ def test_add_replaces_and_remove_drops_a_programs_stored_frames(tiny_universe, t
     again.programs = catalog.programs[:1]
     target = again.programs[0]
     before = {e: meta["episodes"][e]["file"] for e in (x.episode_id for x in target.episodes)}
+    opened = EpisodeFrames.open(path)  # a lookup that opened the index before the update in place
+    other = next(e for e, entry in meta["episodes"].items() if entry["program_id"] != target.program_id)
     add_programs(path, again)
     meta = json.loads((path / FRAMES_DIR / META_FILE).read_text())
     after = {e: meta["episodes"][e]["file"] for e in before}
     assert all(after[e] != before[e] for e in before)  # stored again
     assert not any((path / FRAMES_DIR / f"{n}.scan.npy").exists() for n in before.values())
     assert open_index(path).manifest["episode_frames"]["episodes"] == len(meta["episodes"])
+    # it finds the frames it expects, or none (and reads the video): never another episode's
+    assert all(opened.scan(e, 32, 0.5) is None for e in before)
+    assert np.array_equal(opened.scan(other, 32, 0.5)[0], EpisodeFrames.open(path).scan(other, 32, 0.5)[0])
     remove_programs(path, [target.program_id])
     meta = json.loads((path / FRAMES_DIR / META_FILE).read_text())
     assert not set(before) & set(meta["episodes"])
