@@ -105,13 +105,17 @@ def test_index_build_reports_bad_lines_and_episodes(tiny_universe, tmp_path):
     lines = lines[:3] + ["{broken"]
     (universe / "catalog.jsonl").write_text("\n".join(lines) + "\n")
     result = run("index", "build", "--catalog", universe / "catalog.jsonl", "--out", tmp_path / "idx",
-                 "--arch", "test_efficientnet", "--dim", 16, "--image-size", 32)
+                 "--arch", "test_efficientnet", "--dim", 16, "--image-size", 32, "--episode-frames", "scan")
     assert result.exit_code == 1
     assert "catalog.jsonl:4: invalid JSON" in result.output
     assert f"failed: {first['episodes'][0]['episode_id']}" in result.output and "zero-length file" in result.output
     assert "indexed 2 programs, 2 episodes" in result.output
+    # the episode that failed is not tried again for the stored frames: one failure, the others' frames stored
+    assert result.output.count("failed") == 1 and "stored the episodes' verification frames (scan)" in result.output
     info = run("index", "info", "--index", tmp_path / "idx")
-    assert info.exit_code == 0 and json.loads(info.output)["counts"]["failed_episodes"] == 1
+    summary = json.loads(info.output)
+    assert info.exit_code == 0 and summary["counts"]["failed_episodes"] == 1
+    assert summary["episode_frames"]["episodes"] == 2 and summary["episode_frames"]["mode"] == "scan"
 
 
 def test_reranker_commands_name_what_is_wrong(tiny_index, tmp_path):
