@@ -21,6 +21,9 @@ class MediaError(AssocError):
         self.path = str(path)
         self.reason = reason
 
+    def __reduce__(self):  # rebuilt from (path, reason) when it crosses a process boundary (a worker's lookup)
+        return (type(self), (self.path, self.reason))
+
 
 class ModelError(AssocError):
     """A saved model directory is missing, corrupt or incompatible."""

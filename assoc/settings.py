@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     max_clip_seconds: float = 330.0
     max_batch: int = 32
     serve_workers: int = 2  # lookups that run at once in the service
+    serve_processes: int = 0  # the service's lookups run in this many processes, one index copy each; 0: in threads
     # Elasticsearch (text backend "elasticsearch")
     es_url: str | None = None
     es_username: str | None = None

@@ -85,8 +85,17 @@ class WorkerPool:
             for future in pending:
                 future.cancel()
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
+    def call(self, work: Callable, *args):
+        """`work(*args)` in one of the processes, waited for (thread-safe: several threads may call at once)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self._pool.submit(work, *args).result()
+        except BrokenProcessPool as e:
+            raise WorkerError(f"a worker process ended abruptly (killed, out of memory?); {GUARD}") from e
+
+    def close(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=True)
 
     def __enter__(self) -> "WorkerPool":
         return self

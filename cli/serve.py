@@ -19,6 +19,7 @@ def service_config(index: Path, media_root: Path | None = None, api_key: str | N
         index=index, media_root=media_root or (Path(s.media_root) if s.media_root else None),
         api_key=api_key or s.api_key, max_upload_bytes=int(s.max_upload_mb * 1024 * 1024),
         max_clip_seconds=s.max_clip_seconds, max_batch=s.max_batch, workers=s.serve_workers,
+        processes=s.serve_processes,
         lookup=LookupSettings(fps=s.lookup_fps, max_frames=s.lookup_max_frames, neighbours=s.neighbours,
                               top_k=s.top_k, threshold=s.threshold, catalog_root=s.catalog_root,
                               scan_cache_mb=s.scan_cache_mb),

@@ -61,7 +61,7 @@ _UPLOAD_BODY = {
 def create_app(config: ServiceConfig, load_now: bool = False) -> FastAPI:
     holder = IndexHolder(config)
     metrics = ServiceMetrics(holder.current)
-    limiter = anyio.CapacityLimiter(max(1, config.workers))
+    limiter = anyio.CapacityLimiter(max(1, config.workers, config.processes))
     @asynccontextmanager
     async def lifespan(_: FastAPI):
         if not holder.ready:

@@ -17,6 +17,9 @@ class ServiceConfig:
     max_clip_seconds: float = 330.0  # clips are 5 s to 5 min; a little slack for containers
     max_batch: int = 32
     workers: int = 2  # lookups that run at once; the rest wait their turn
+    # lookups run in this many worker processes, each with its own copy of the index (assoc/service/pool.py); 0: in
+    # threads of the service's process
+    processes: int = 0
     lookup: LookupSettings = field(default_factory=LookupSettings)
     es: dict | None = None
     vector_device: str = "cpu"

@@ -32,7 +32,12 @@ class IndexHolder:
     def load(self, path: Path) -> Associator:
         """Open and warm an index (the slow part, outside any lock held by requests)."""
         c = self.config
-        return Associator.open(path, c.lookup, es=c.es, vector_device=c.vector_device).warm()
+        local = Associator.open(path, c.lookup, es=c.es, vector_device=c.vector_device).warm()
+        if c.processes > 0:
+            from assoc.service.pool import PooledAssociator
+
+            return PooledAssociator(local, c.processes, c.lookup, c.es, c.vector_device)
+        return local
 
     def swap(self, path: Path) -> Associator:
         """Load `path` fully, then make it current; on failure the current index stays."""

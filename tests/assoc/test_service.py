@@ -214,6 +214,34 @@ def test_concurrent_requests_match_serial_ones(server, clips):
         _same(r.json(), serial[r.json()["clip_id"]])
 
 
+def test_lookups_in_worker_processes_answer_as_threads_do_and_survive_a_swap(server, roots, clips):
+    """ASSOC_SERVE_PROCESSES: each of 2 processes opens the index; answers are those of the threaded service."""
+    import pickle
+
+    from assoc.errors import MediaError
+
+    e = pickle.loads(pickle.dumps(MediaError("a.mp4", "no video frames")))  # a worker's error crosses back whole
+    assert (e.path, e.reason, str(e)) == ("a.mp4", "no video frames", "a.mp4: no video frames")
+    root, _ = roots
+    shutil.copytree(root / "a", root / "c", dirs_exist_ok=True)
+    bodies = [{"video": c.video, "clip_id": c.clip_id, "title": c.title} for c in clips[:3]]
+    threaded = {b["clip_id"]: _post(server, b).json() for b in bodies}
+    with Server(create_app(_config(roots, processes=2))) as s:
+        s.wait_ready()
+        with ThreadPoolExecutor(6) as pool:
+            pending = [pool.submit(_post, s, b) for b in bodies * 2]
+            swap = _post(s, {"index": "c"}, path="/v1/admin/index")
+            answers = [f.result() for f in pending]
+        assert swap.status_code == 200 and swap.json()["index"].endswith("/c")
+        for r in answers + [_post(s, bodies[0])]:
+            assert r.status_code == 200, r.text
+            _same(r.json(), threaded[r.json()["clip_id"]])
+        known = next(c.program_id for c in clips if c.program_id)
+        r = httpx.get(f"{s.url}/v1/programs/{known}", headers={"X-API-Key": KEY})
+        assert r.status_code == 200 and r.json()["program_id"] == known
+        assert httpx.get(f"{s.url}/readyz").json()["status"] == "ready"
+
+
 def test_index_swap_drops_no_request(roots, clips):
     root, _ = roots
     shutil.copytree(root / "a", root / "b", dirs_exist_ok=True)
