@@ -70,22 +70,21 @@ def read_track(path: str | Path, track: Track) -> tuple[np.ndarray, float]:
 
     if track.step is not None:
         return read_scan(path, track.width, track.step, track.channel)
-    import decord
+    count: dict = {}
 
-    try:
-        n = len(decord.VideoReader(str(path), num_threads=1, width=32, height=18))
-    except Exception as e:
-        if not Path(path).is_file():
-            raise MediaError(str(path), "episode video not found") from e
-        raise MediaError(str(path), f"cannot decode video: {str(e).splitlines()[0][:200]}") from e
-    parts, fps = [], 0.0
-    for first in range(0, n, CHUNK):
-        # read_window's own decoding (verify._decode) of frames [first, first + CHUNK): a lookup's pixels
-        frames, fps, _ = _decode(path, track.width, lambda n_, fps_, a=first: list(range(a, min(n_, a + CHUNK))),
-                                 track.channel)
+    def chunk(first: int):
+        def indices(n: int, fps: float) -> list[int]:
+            count["n"] = n
+            return list(range(first, min(n, first + CHUNK)))
+        return indices
+
+    # read_window's own decoding (verify._decode, which names a missing or undecodable file) of CHUNK frames at a
+    # time: a lookup's pixels
+    parts, first = [], 0
+    while not parts or first < count["n"]:
+        frames, fps, _ = _decode(path, track.width, chunk(first), track.channel)
         parts.append(frames)
-    if not parts:
-        raise MediaError(str(path), "no video frames")
+        first += CHUNK
     return np.concatenate(parts), float(fps)
 
 
@@ -211,8 +210,7 @@ def write(directory: Path, tracks: list[Track], computed: Iterable, failures: li
             np.save(directory / f"{name}.{t.name}.npy", np.ascontiguousarray(frames, dtype=np.uint8))
             entry[t.name] = {"frames": int(len(frames)), "spacing": float(spacing)}
         meta["episodes"][eid] = entry
-    (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
-    return section(directory, meta)
+    return _save(directory, meta)
 
 
 def _new_name(meta: dict) -> str:
@@ -232,6 +230,11 @@ def drop(directory: Path, program_ids: Iterable[str]) -> dict:
     gone = set(program_ids)
     for eid in [e for e, entry in meta["episodes"].items() if entry["program_id"] in gone]:
         _unlink(directory, meta["episodes"].pop(eid), tracks)
+    return _save(directory, meta)
+
+
+def _save(directory: Path, meta: dict) -> dict:
+    """Write the metadata; the manifest's section."""
     (directory / META_FILE).write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
     return section(directory, meta)
 

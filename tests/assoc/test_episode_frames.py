@@ -31,7 +31,7 @@ def stored_index(tiny_index, tmp_path_factory):
     return path, section
 
 
-def test_stored_tracks_are_the_pixels_a_lookup_decodes(tiny_universe, taxonomy):
+def test_stored_tracks_are_the_pixels_a_lookup_decodes(tiny_universe, taxonomy, monkeypatch):
     catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
     rng = np.random.default_rng(0)
     for program in catalog.programs[:3]:
@@ -46,7 +46,15 @@ def test_stored_tracks_are_the_pixels_a_lookup_decodes(tiny_universe, taxonomy):
             want = read_window(path, t0, t1, 64)
             have = _slice((every, fps, 0), t0, t1)
             assert have[1:] == want[1:] and np.array_equal(have[0], want[0])
-    assert read_tracks(tiny_universe / "no-such.mp4", tuple(tracks_for("scan"))).startswith("episode video not found")
+    # a long episode is decoded in chunks: the same frames
+    import assoc.episode_frames as ef
+
+    whole = read_tracks(path, tuple(tracks_for("all")))["window"]
+    monkeypatch.setattr(ef, "CHUNK", 7)
+    chunked = read_tracks(path, tuple(tracks_for("all")))["window"]
+    assert len(whole[0]) > 7 and np.array_equal(chunked[0], whole[0]) and chunked[1] == whole[1]
+    for mode in ("scan", "all"):
+        assert read_tracks(tiny_universe / "no-such.mp4", tuple(tracks_for(mode))).startswith("episode video not found")
     with pytest.raises(InputError, match="unknown episode-frames mode 'some'"):
         tracks_for("some")
 
