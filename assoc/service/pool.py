@@ -4,11 +4,14 @@ The service otherwise runs its lookups in threads of one process, and two lookup
 the small universe's index, 12 lookups took 21.5 s in one thread, 19.7 s in two threads and 14.3 s in two processes
 (`python /work/an/s33/gil.py`, stop 33; docs/service.md). The cost is memory: the index (vectors, text index,
 models) once per process, plus the service's own copy, which answers everything but the lookups (programs, readiness,
-the index swap).
+the index swap). Each process keeps its own scan cache; its counts come back with each lookup and /metrics shows their
+sum.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import weakref
 from pathlib import Path
 
@@ -24,8 +27,25 @@ def _open(path: str, lookup: LookupSettings, es: dict | None, vector_device: str
     _WORKER["assoc"] = Associator.open(path, lookup, es=es, vector_device=vector_device).warm()
 
 
-def _lookup(path: str, clip_id: str | None, title: str, description: str) -> Result:
-    return _WORKER["assoc"].lookup_video(path, clip_id, title, description)
+def _lookup(path: str, clip_id: str | None, title: str, description: str) -> tuple[Result, int, dict | None]:
+    """The result, and this process's id and scan cache counts after it (for /metrics)."""
+    assoc = _WORKER["assoc"]
+    result = assoc.lookup_video(path, clip_id, title, description)
+    return result, os.getpid(), assoc.scan_cache_stats()
+
+
+SUMMED = ("hits", "misses", "episodes", "bytes")
+
+
+def sum_stats(by_process: dict[int, dict | None]) -> dict | None:
+    """The scan caches of several processes as one: their counts added; None when none keeps a cache."""
+    kept = [s for s in by_process.values() if s is not None]
+    if not kept:
+        return None
+    total = {key: sum(s.get(key, 0) for s in kept) for key in SUMMED}
+    total["mb"] = round(total["bytes"] / 2**20, 1)
+    total["processes"] = len(kept)
+    return total
 
 
 class PooledAssociator:
@@ -41,6 +61,8 @@ class PooledAssociator:
         # service says it is ready
         assert all(self.pool.map(_warm, [()] * processes))
         self._finalizer = weakref.finalize(self, self.pool.close, False)
+        self._stats: dict[int, dict | None] = {}  # each process's scan cache counts after its latest lookup
+        self._stats_lock = threading.Lock()
 
     @property
     def index(self):
@@ -56,11 +78,17 @@ class PooledAssociator:
 
     def lookup_video(self, path: str | Path | None, clip_id: str | None = None, title: str = "",
                      description: str = "") -> Result:
-        return self.pool.call(_lookup, str(path) if path is not None else None, clip_id, title, description)
+        result, pid, stats = self.pool.call(_lookup, str(path) if path is not None else None, clip_id, title,
+                                            description)
+        with self._stats_lock:
+            self._stats[pid] = stats
+        return result
 
     def scan_cache_stats(self) -> dict | None:
-        """None: each process keeps its own scan cache (not exported)."""
-        return None
+        """The processes' scan caches added up, each as of its latest lookup (`processes`: how many have reported);
+        None before any lookup, or when the lookups keep no scan cache."""
+        with self._stats_lock:
+            return sum_stats(dict(self._stats))
 
     def close(self) -> None:
         self._finalizer()

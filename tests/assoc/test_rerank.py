@@ -414,6 +414,43 @@ def test_index_with_reranker_scores_lookups_with_calibrated_probabilities(traine
     assert visual_only and all(c["evidence"].get("text") is None for r in visual_only for c in r["candidates"])
 
 
+def test_lookups_in_worker_processes_export_their_scan_caches_added_up(trained, tiny_index, tiny_universe, tmp_path):
+    """ASSOC_SERVE_PROCESSES: each process keeps its own scan cache; the service's /metrics shows them summed, each
+    as of that process's latest lookup, and the lookups answer as one process does."""
+    from prometheus_client import generate_latest
+
+    from assoc.catalog import clip_video_path
+    from assoc.service.metrics import ServiceMetrics
+    from assoc.service.pool import PooledAssociator, sum_stats
+
+    out, _ = trained
+    index_dir = tmp_path / "idx"
+    shutil.copytree(tiny_index, index_dir)
+    set_reranker(index_dir, out)
+    queries = tiny_universe / "clips" / "test.jsonl"
+    clips = [c for c in load_queries(queries)[0] if c.program_id][:3]
+    local = Associator.open(index_dir, LOOKUP)
+    alone = {c.clip_id: local.lookup_video(clip_video_path(queries, c), c.clip_id, c.title) for c in clips}
+    pooled = PooledAssociator(local, 2, LOOKUP, None, "cpu")
+    try:
+        assert pooled.scan_cache_stats() is None  # no process has looked anything up yet
+        for c in clips * 2:
+            r = pooled.lookup_video(clip_video_path(queries, c), c.clip_id, c.title)
+            assert r.match == alone[c.clip_id].match and r.confidence == pytest.approx(alone[c.clip_id].confidence)
+        stats = pooled.scan_cache_stats()
+        assert stats["misses"] >= 1 and stats["bytes"] > 0 and 1 <= stats["processes"] <= 2
+        assert stats == sum_stats(pooled._stats)
+        text = generate_latest(ServiceMetrics(lambda: pooled).registry).decode()
+        assert f"assoc_scan_cache_misses {float(stats['misses'])}" in text
+        assert f"assoc_scan_cache_bytes {float(stats['bytes'])}" in text
+    finally:
+        pooled.close()
+    two = sum_stats({1: {"hits": 1, "misses": 2, "episodes": 2, "bytes": 2**20}, 2: None,
+                     3: {"hits": 0, "misses": 3, "episodes": 3, "bytes": 2**20}})
+    assert two == {"hits": 1, "misses": 5, "episodes": 5, "bytes": 2**21, "mb": 2.0, "processes": 2}
+    assert sum_stats({}) is None and sum_stats({1: None}) is None
+
+
 def test_reranker_for_another_encoder_is_refused(trained, tiny_index, tmp_path):
     out, _ = trained
     other = tmp_path / "other"
