@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from assoc import video_stamps
 from assoc.catalog import Catalog
 from assoc.encoders import FrameEncoderBase, create_encoder, load_encoder
 from assoc.encoders.timm_encoder import TimmFrameEncoder
@@ -65,6 +66,7 @@ class BuildReport:
     failures: list[dict] = field(default_factory=list)
     text_failures: list[dict] = field(default_factory=list)
     seconds: dict = field(default_factory=dict)  # wall time: "episodes" (decode, embed, add), "total"
+    video_stamps: dict = field(default_factory=dict)  # episode_id -> its video's stamp when indexed (video_stamps)
 
 
 class _Pending:
@@ -215,10 +217,11 @@ def index_episodes(catalog: Catalog, programs, encoder, baselines: dict, table: 
     t0 = time.time()
     episodes = [(p, e) for p in programs for e in p.episodes]
     paths = [catalog.video_path(e.video) for _, e in episodes]
+    stamps = [video_stamps.stamp(path) for path in paths]  # before decoding: one replaced meanwhile shows as changed
     outcomes = run_each([(path,) for path in paths], lambda path: _embed_or_failure(path, encoder, baselines, settings),
                         _worker_episode, workers, _worker_init, (encoder, baselines, settings))
     indexed: set[str] = set()
-    for n, ((program, episode), path, outcome) in enumerate(zip(episodes, paths, outcomes), 1):
+    for n, ((program, episode), path, outcome, stamp) in enumerate(zip(episodes, paths, outcomes, stamps), 1):
         if progress:
             progress(n, len(episodes), episode.episode_id)
         if isinstance(outcome, str):
@@ -231,6 +234,8 @@ def index_episodes(catalog: Catalog, programs, encoder, baselines: dict, table: 
         for name, vectors in outcome.baselines.items():
             bindex[name].add(ids, vectors)
         report.episodes += 1
+        if stamp is not None:
+            report.video_stamps[episode.episode_id] = dict(stamp, program_id=program.program_id)
         indexed.add(program.program_id)
     report.seconds["episodes"] = round(report.seconds.get("episodes", 0.0) + time.time() - t0, 1)
     return indexed
@@ -274,6 +279,7 @@ def _build_visual(catalog, tmp: Path, encoder: FrameEncoderBase, settings: Build
     (tmp / VISUAL_DIR).mkdir()
     save_vector_index(vindex, tmp / VISUAL_DIR)
     table.save(tmp / VISUAL_DIR)
+    video_stamps.write(tmp / VISUAL_DIR, report.video_stamps)
     for name, enc in baselines.items():
         enc.save(tmp / BASELINES_DIR / name / ENCODER_DIR)
         save_vector_index(bindex[name], tmp / BASELINES_DIR / name)

@@ -17,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 
+from assoc import video_stamps
 from assoc.catalog import Catalog
 from assoc.encoders import load_encoder
 from assoc.errors import InputError
@@ -75,6 +76,7 @@ def _drop(tmp: Path, manifest: dict, program_ids: set[str], report: UpdateReport
             save_vector_index(vectors, tmp / d)
             if name == "visual":
                 report.keyframes_removed += removed
+        video_stamps.update(tmp / VISUAL_DIR, dropped_programs=program_ids)
         if "episode_frames" in manifest:
             from assoc import episode_frames
 
@@ -192,6 +194,7 @@ def _add_visual(tmp: Path, manifest: dict, catalog: Catalog, settings: BuildSett
     report.failures += build.failures
     report.keyframes_added = vectors["visual"].ntotal - before
     table.save(tmp / VISUAL_DIR)
+    video_stamps.update(tmp / VISUAL_DIR, added=build.video_stamps)
     for name, d in _vector_dirs(manifest).items():
         save_vector_index(vectors[name], tmp / d)
 

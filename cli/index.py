@@ -168,6 +168,41 @@ def info(index: Path = typer.Option(..., help="index directory")) -> None:
     typer.echo(index_summary(read_manifest(index)))
 
 
+@app.command("check")
+@boundary
+def check(
+    index: Path = typer.Option(..., help="index directory"),
+    catalog_root: Path = typer.Option(None, help="where the catalog's videos are (default: beside the catalog the "
+                                                 "index was built from)"),
+    write_catalog: Path = typer.Option(None, help="write the programs whose videos changed as a catalog here, for "
+                                                  "`assoc index add`"),
+) -> None:
+    """Find episodes whose video changed or went missing since it was indexed (exit 1 if any)."""
+    from assoc import video_stamps
+
+    report = video_stamps.check(index, catalog_root)
+    for c in report.changed:
+        typer.echo(f"changed: {c['episode_id']} ({c['video']}): size {c['indexed']['size']} -> {c['now']['size']}, "
+                   f"modified {c['indexed']['mtime_ns']} -> {c['now']['mtime_ns']} ns", err=True)
+    for m in report.missing:
+        typer.echo(f"missing: {m['episode_id']} ({m['video']}): cannot be read", err=True)
+    s = report.summary()
+    typer.echo(f"{s['episodes']} episodes: {s['unchanged']} unchanged, {s['changed']} changed, {s['missing']} missing, "
+               f"{s['unrecorded']} with no record"
+               + ("" if report.recorded else " (the index was built before video stamps were recorded)"))
+    if report.stale_programs:
+        typer.echo(f"programs to add again: {' '.join(report.stale_programs)}")
+        if write_catalog is not None:
+            n = video_stamps.write_catalog(index, report.stale_programs, write_catalog, catalog_root)
+            typer.echo(f"wrote {n} programs to {write_catalog}: `assoc index add --index {index} --catalog "
+                       f"{write_catalog}`")
+    if report.missing:
+        typer.echo(f"programs with a missing video: {' '.join(sorted({m['program_id'] for m in report.missing}))} "
+                   "(`assoc index remove`, or restore the videos)")
+    if report.changed or report.missing:
+        raise typer.Exit(EXIT_FAILURE)
+
+
 @app.command("add")
 @boundary
 def add(

@@ -107,3 +107,73 @@ def test_text_rebuild_of_an_index_without_text_is_refused(tmp_path, tiny_univers
                 BuildSettings(keyframe_fps=1.0, short_side=72, signals=("visual",)))
     r = CliRunner().invoke(app, ["index", "text", "--index", str(tmp_path / "vis")])
     assert r.exit_code == 2 and "was built without the text signal" in r.output, r.output
+
+
+def test_check_names_the_episodes_whose_video_changed_or_went_missing_since_indexing(tiny_universe, taxonomy,
+                                                                                    tmp_path):
+    """video stamps: recorded at build, compared by `assoc index check`; a catalog of the changed programs re-adds
+    them (`assoc index add`), after which they check clean; removing a program drops its stamps."""
+    import os
+
+    from assoc import video_stamps
+    from indexes.manifest import read_manifest, write_manifest
+
+    universe = tmp_path / "universe"  # a copy whose videos this test may change
+    lines = (tiny_universe / "catalog.jsonl").read_text().splitlines()[:3]
+    programs = [json.loads(line) for line in lines]
+    for p in programs:
+        for e in p["episodes"]:
+            (universe / e["video"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(tiny_universe / e["video"], universe / e["video"])
+    (universe / "catalog.jsonl").write_text("\n".join(lines) + "\n")
+    catalog = load_catalog(universe / "catalog.jsonl", taxonomy)
+    path = tmp_path / "idx"
+    build_index(catalog, path, create_encoder("test_efficientnet", dim=32, image_size=64, seed=0),
+                BuildSettings(signals=("visual",), keyframe_fps=1.0, short_side=72))
+    episodes = [(p["program_id"], e["episode_id"], universe / e["video"]) for p in programs for e in p["episodes"]]
+    report = video_stamps.check(path)
+    assert report.summary() == {"episodes": len(episodes), "unchanged": len(episodes), "changed": 0, "missing": 0,
+                                "unrecorded": 0, "stale_programs": []}
+    runner = CliRunner()
+    r = runner.invoke(app, ["index", "check", "--index", str(path)])
+    assert r.exit_code == 0 and f"{len(episodes)} episodes: {len(episodes)} unchanged, 0 changed" in r.output, r.output
+
+    # one video re-encoded (other bytes), one gone
+    (pid_a, eid_a, video_a), (pid_b, eid_b, video_b) = episodes[0], next(e for e in episodes if e[0] != episodes[0][0])
+    video_a.write_bytes(video_a.read_bytes() + b"\0" * 16)
+    hidden = video_b.with_suffix(".hidden")
+    video_b.rename(hidden)
+    report = video_stamps.check(path)
+    assert [c["episode_id"] for c in report.changed] == [eid_a] and report.stale_programs == [pid_a]
+    assert report.changed[0]["now"]["size"] == report.changed[0]["indexed"]["size"] + 16
+    assert [m["episode_id"] for m in report.missing] == [eid_b]
+    assert report.unchanged == len(episodes) - 2
+    stale = tmp_path / "elsewhere" / "stale.jsonl"
+    r = runner.invoke(app, ["index", "check", "--index", str(path), "--write-catalog", str(stale)])
+    assert r.exit_code == 1, r.output
+    assert f"changed: {eid_a} ({video_a})" in r.output and f"missing: {eid_b} ({video_b}): cannot be read" in r.output
+    assert f"programs to add again: {pid_a}" in r.output and f"programs with a missing video: {pid_b}" in r.output
+    # the catalog written elsewhere points at the same videos, and re-adding from it makes the program check clean
+    written = load_catalog(stale, taxonomy)
+    assert [p.program_id for p in written.programs] == [pid_a] and not written.errors
+    original = catalog.by_id()[pid_a].episodes
+    assert [written.video_path(e.video) for e in written.programs[0].episodes] == [
+        catalog.video_path(e.video) for e in original] and catalog.video_path(original[0].video) == video_a.resolve()
+    r = runner.invoke(app, ["index", "add", "--index", str(path), "--catalog", str(stale)])
+    assert r.exit_code == 0, r.output
+    hidden.rename(video_b)
+    assert video_stamps.check(path).summary()["unchanged"] == len(episodes)
+    # a removed program's stamps go with it
+    remove_programs(path, [pid_b])
+    stamps = video_stamps.read(path / "visual")
+    assert stamps and all(s["program_id"] != pid_b for s in stamps.values())
+    assert {s["program_id"] for s in stamps.values()} == {p["program_id"] for p in programs} - {pid_b}
+    # an index built before stamps: every episode unrecorded, said so, exit 0
+    (path / "visual" / video_stamps.FILE).unlink()
+    manifest = read_manifest(path, verify=False)
+    write_manifest(path, {k: v for k, v in manifest.items() if k not in ("format_version", "created", "files")})
+    r = runner.invoke(app, ["index", "check", "--index", str(path)])
+    assert r.exit_code == 0 and "built before video stamps were recorded" in r.output, r.output
+    os.utime(video_a, ns=(0, 0))  # unrecorded stays unrecorded, whatever the video
+    assert video_stamps.check(path).summary()["unrecorded"] == len(episodes) - len(
+        [e for e in episodes if e[0] == pid_b])
