@@ -63,6 +63,11 @@ def update(visual_dir: Path, added: dict[str, dict] | None = None,
     write(visual_dir, episodes)
 
 
+def videos_root(manifest: dict, catalog_root: str | Path | None = None) -> Path:
+    """Where an index's episode videos are: `catalog_root`, or beside the catalog it was built from."""
+    return Path(catalog_root) if catalog_root else Path(manifest.get("catalog", {}).get("path", ".")).parent
+
+
 @dataclass
 class CheckReport:
     episodes: int = 0
@@ -95,7 +100,7 @@ def check(index_path: str | Path, catalog_root: str | Path | None = None) -> Che
     manifest = read_manifest(index_path)
     if "visual" not in manifest.get("signals", []):
         raise InputError(f"{index_path}: a text-only index holds nothing computed from the videos")
-    root = Path(catalog_root) if catalog_root else Path(manifest.get("catalog", {}).get("path", ".")).parent
+    root = videos_root(manifest, catalog_root)
     stamps = read(index_path / VISUAL_DIR)
     report = CheckReport(recorded=stamps is not None)
     for program in read_jsonl_strict(index_path / PROGRAMS_FILE, Program):
@@ -126,8 +131,7 @@ def write_catalog(index_path: str | Path, program_ids: list[str], out: str | Pat
     from indexes.manifest import read_manifest
 
     index_path, out = Path(index_path), Path(out)
-    manifest = read_manifest(index_path, verify=False)
-    root = Path(catalog_root) if catalog_root else Path(manifest.get("catalog", {}).get("path", ".")).parent
+    root = videos_root(read_manifest(index_path, verify=False), catalog_root)
     wanted = set(program_ids)
     programs = []
     for p in read_jsonl_strict(index_path / PROGRAMS_FILE, Program):
