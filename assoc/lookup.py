@@ -30,6 +30,7 @@ from assoc.schema import (
 from assoc.text.query import parse_title
 from assoc.text.signal import TextCandidate
 from assoc.verify import ScanCache, Verifier, VerifySettings
+from assoc.video_stamps import videos_root
 from assoc.visual import VisualCandidate, program_neighbours, vote
 from indexes.errors import IndexBackendError
 
@@ -227,8 +228,7 @@ class Associator:
         # re-ranker that reads no text reads, so the visual-only ablation's category prior does not read the title
         self.text_free_category = bool(self.reranker and not self.reranker.settings.use_text)
         self._episode_videos = {e.episode_id: e.video for p in index.programs.values() for e in p.episodes}
-        self._catalog_root = Path(self.settings.catalog_root or
-                                  Path(index.manifest.get("catalog", {}).get("path", ".")).parent)
+        self._catalog_root = videos_root(index.manifest, self.settings.catalog_root)
 
     def _episode_video(self, episode_id: str) -> Path | None:
         """An episode's video in the catalog the index was built from (or under settings.catalog_root)."""
