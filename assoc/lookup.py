@@ -436,7 +436,7 @@ class Associator:
                 t0 = time.perf_counter()
                 ranked = reranker.score(signals, self.index.programs)
                 signals.timings["rerank"] = round((time.perf_counter() - t0) * 1000, 2)
-            clip_category = self.category_given_matches(signals.category, ranked, reranker)
+            clip_category = self.category_given_matches(signals.category, ranked, reranker, signals=signals)
             aux = reranker.aux_candidates(signals)
             verification = signals.verification if reranker.settings.verify else None
         else:
@@ -445,13 +445,15 @@ class Associator:
                             self.settings.top_k, signals.visual, signals.text, signals.degraded, signals.category,
                             ranked, clip_category, aux, verification, signals.searched if verification else None)
 
-    def category_given_matches(self, category, ranked: list[tuple[str, float]], reranker, by_level: bool = False):
+    def category_given_matches(self, category, ranked: list[tuple[str, float]], reranker, by_level: bool = False,
+                               signals: ClipSignals | None = None):
         """The clip's category with the candidates `reranker` ranked folded in as it says (Reranker.fold_category:
-        by the leaf calibrator, or with `by_level` level by level, which the eval reports beside it); None without
-        a category model."""
+        by the leaf calibrator, or with `by_level` level by level, which the eval reports beside it; given the
+        clip's `signals`, its level 1 refined from the candidate lists first when the re-ranker has a refiner);
+        None without a category model."""
         if category is None:
             return None
-        return reranker.fold_category(category, ranked, self.index.programs, by_level)
+        return reranker.fold_category(category, ranked, self.index.programs, by_level, signals)
 
     def decode(self, path: str | Path, timings: dict) -> tuple[SampledFrames, AudioTrack | None]:
         """Decode the clip's frames once (and its audio track when the category model will read it)."""

@@ -81,7 +81,7 @@ class _Evaluation:
             scored = {name: m.score(signals, index.programs) for name, m in rerankers.items()  # once per clip
                       if m is not None and signals.text is not None}
             # each re-ranked result's category: the model given that re-ranker's candidates, as a lookup's is
-            folded = {name: lookup.category_given_matches(signals.category, ranked, rerankers[name])
+            folded = {name: lookup.category_given_matches(signals.category, ranked, rerankers[name], signals=signals)
                       for name, ranked in scored.items()}
             record = ClipRecord(results={})
             if signals.category is not None:
@@ -94,9 +94,13 @@ class _Evaluation:
                     if lookup.reranker is not None:  # the lookup's category: the model given the calibrated matches
                         record.category["model+matches"] = (folded["fused"] if "fused" in folded
                                                             else signals.category.with_matches([]))
+                        if lookup.reranker.category_refiner is not None and "fused" in scored:  # beside it, unrefined
+                            record.category["model+matches (no refiner)"] = lookup.category_given_matches(
+                                signals.category, scored["fused"], rerankers["fused"])
                         if lookup.reranker.level_calibrators is not None:  # beside it, the level-by-level fold
                             record.category["model+matches (level fold)"] = (
-                                lookup.category_given_matches(signals.category, scored["fused"], rerankers["fused"], True)
+                                lookup.category_given_matches(signals.category, scored["fused"], rerankers["fused"], True,
+                                                              signals)
                                 if "fused" in scored else signals.category.with_matches([]))
             build = lambda v, t, ranked=None, aux=None, ver=None: build_result(  # noqa: E731
                 clip.clip_id, index, self.base_threshold if ranked is None else ranked[1], signals.timings,

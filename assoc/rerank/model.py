@@ -262,13 +262,16 @@ class Reranker:
     """A fitted classifier over candidate features, its calibrator and its open-set threshold."""
 
     def __init__(self, settings: RerankSettings, classifier, calibrator, threshold: float, info: dict | None = None,
-                 category_calibrator=None, level_calibrators=None):
+                 category_calibrator=None, level_calibrators=None, category_refiner=None):
         self.settings, self.classifier, self.calibrator = settings, classifier, calibrator
         # P(the clip has the best candidate's category | its probability); None in re-rankers saved before it
         self.category_calibrator = category_calibrator
         # the same level by level (fit_level_calibrators; the eval's comparison, not the lookup's fold); None in
         # re-rankers saved before stop 26
         self.level_calibrators = level_calibrators
+        # the clip's level 1 from the model and its candidate lists (assoc.rerank.category_refine); None in
+        # re-rankers saved before stop 35, and where it did not beat the model on val
+        self.category_refiner = category_refiner
         self.threshold = threshold
         self.info = info or {}
         self.features, self._cols = feature_columns(settings)
@@ -301,11 +304,14 @@ class Reranker:
         return [(known[0][0], float(np.clip(self.category_calibrator.predict([known[0][1]])[0], 0.0, 1.0)))] if known else []
 
     def fold_category(self, category, ranked: list[tuple[str, float]], programs: dict[str, Program],
-                      by_level: bool = False):
+                      by_level: bool = False, signals: ClipSignals | None = None):
         """The clip's category (a CategoryOutput) with its candidates folded in as `category_matches` says
         (CategoryOutput.with_matches); with `by_level`, when this model has level calibrators, level by level by the
         best candidate (CategoryOutput.with_best_match). The lookup folds by the leaf: on the bench the level fold
-        was 1.6 points worse at level 1 (docs/category.md)."""
+        was 1.6 points worse at level 1 (docs/category.md). With the clip's `signals` and a category refiner, the
+        model's level 1 is first refined from the candidate lists (assoc.rerank.category_refine)."""
+        if signals is not None and self.category_refiner is not None:
+            category = self.category_refiner.refine(category, signals, programs)
         best = next(_known_categories(ranked, programs), None)
         if by_level and self.level_calibrators is not None and best is not None:
             shares = [float(np.clip(c.predict([best[1]])[0], 0.0, 1.0)) for c in self.level_calibrators]
@@ -342,6 +348,8 @@ class Reranker:
             saved["category_calibrator"] = self.category_calibrator
         if self.level_calibrators is not None:  # likewise
             saved["category_level_calibrators"] = self.level_calibrators
+        if self.category_refiner is not None:  # likewise
+            saved["category_refiner"] = self.category_refiner
         return saved
 
     def _identity(self, model_sha256: str) -> str:
@@ -383,7 +391,8 @@ def load_reranker(directory: str | Path) -> Reranker:
     saved = joblib.load(directory / MODEL_FILE)
     settings = RerankSettings(**config["settings"])
     model = Reranker(settings, saved["classifier"], saved["calibrator"], float(config["threshold"]), config["info"],
-                     saved.get("category_calibrator"), saved.get("category_level_calibrators"))
+                     saved.get("category_calibrator"), saved.get("category_level_calibrators"),
+                     saved.get("category_refiner"))
     if model._identity(config["model_sha256"]) != config.get("checksum"):
         raise ModelError(f"{directory}: config.json does not match its checksum")
     model._checksum = config["checksum"]

@@ -7,6 +7,9 @@ the clip's title and description (`no_text`: every visual signal and the categor
 visual path's best figure), and, when the model reads the verification against the episodes, without
 it (`no_verify`), and, when it reads how many frames each verification compared, without that (`no_verify_frames`),
 and, when it reads the fits checked on the pictures' detail, without those (`no_verify_detail`).
+
+Each model also gets the category refiner over the candidate lists it reads (assoc.rerank.category_refine), fitted on
+the same clips, when it beats the category model's level 1 out of fold.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Callable
 
 from assoc.catalog import clip_video_path, load_queries
 from assoc.errors import InputError, MediaError, ModelError
+from assoc.rerank.category_refine import fit_level1_refiner
 from assoc.rerank.features import without_text
 from assoc.rerank.model import RerankSettings, fit_reranker, training_set
 from assoc.rerank.signals_cache import CachedClip, cache_key, clip_digest, open_signals_cache
@@ -110,6 +114,7 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
     if report_cache:
         report["signals_cache"] = {"directory": str(cache.directory), **counts}
     sets: dict = {}
+    refiners: dict = {}
     for name, s in models.items():
         key = (s.aux_visual, s.use_text, s.verify_frames, s.verify_detail)
         if key not in sets:  # the pool depends on the signals that feed it, the columns on what the model reads
@@ -119,6 +124,13 @@ def train_reranker(index_path: str | Path, queries_path: str | Path, out: str | 
             sets[key] = training_set(used, assoc.index.programs, s.depth, s.aux_visual, settings.verify,
                                      s.verify_frames, s.verify_detail, categories)
         model = fit_reranker(sets[key], s)
+        refine_key = (s.aux_visual, s.use_text)
+        if refine_key not in refiners:  # the lists the model reads: its auxiliary visual lists, the text's if it reads it
+            refiners[refine_key] = fit_level1_refiner(examples, categories, assoc.index.programs, s.aux_visual,
+                                                      s.use_text, settings.seed)
+        model.category_refiner, refine_summary = refiners[refine_key]
+        if refine_summary is not None:
+            model.info["category_refiner"] = refine_summary
         model.info.update(index=identity, queries=str(queries_path), failures=len(failures))
         model.save(out if name == "model" else out / ABLATIONS_DIR / name)
         report["models"][name] = {"threshold": model.threshold, **model.info}
