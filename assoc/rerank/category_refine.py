@@ -42,13 +42,14 @@ def candidate_lists(signals: ClipSignals, aux_visual: tuple[str, ...], use_text:
     return lists
 
 
-def level1_features(model_level1: np.ndarray, lists: dict[str, list[str]], runs: list[str],
-                    programs: dict[str, Program], level1: dict[str, int]) -> np.ndarray:
-    """One clip's row: the model's level-1 log-probabilities, then each list's rank-weighted level-1 shares."""
+def level1_features(model_level1: np.ndarray, lists: dict[str, list[str]], programs: dict[str, Program],
+                    level1: dict[str, int]) -> np.ndarray:
+    """One clip's row: the model's level-1 log-probabilities, then each list's rank-weighted level-1 shares, in the
+    lists' order (candidate_lists gives the same lists in the same order for the same settings)."""
     cols = [np.log(np.clip(np.asarray(model_level1, np.float64), 1e-6, 1.0))]
-    for run in runs:
+    for listed in lists.values():
         share = np.zeros(len(level1))
-        for rank, pid in enumerate(lists.get(run, [])[:LIST_DEPTH]):
+        for rank, pid in enumerate(listed[:LIST_DEPTH]):
             program = programs.get(pid)
             if program is not None and program.category and program.category[0] in level1:
                 share[level1[program.category[0]]] += 1.0 / (1 + rank)
@@ -59,9 +60,8 @@ def level1_features(model_level1: np.ndarray, lists: dict[str, list[str]], runs:
 class Level1Refiner:
     """The fitted regression, the lists it reads and the level-1 classes it was fitted over."""
 
-    def __init__(self, classifier, runs: list[str], level1_names: list[str], use_text: bool,
-                 aux_visual: tuple[str, ...]):
-        self.classifier, self.runs, self.level1_names = classifier, list(runs), list(level1_names)
+    def __init__(self, classifier, level1_names: list[str], use_text: bool, aux_visual: tuple[str, ...]):
+        self.classifier, self.level1_names = classifier, list(level1_names)
         self.use_text, self.aux_visual = use_text, tuple(aux_visual)
 
     def level1(self, category, signals: ClipSignals, programs: dict[str, Program]) -> np.ndarray:
@@ -71,7 +71,7 @@ class Level1Refiner:
             raise ModelError(f"the category refiner was fitted over level-1 classes {self.level1_names}, "
                              f"the category model has {names}")
         model = np.asarray(category.levels[0], np.float64)
-        x = level1_features(model, candidate_lists(signals, self.aux_visual, self.use_text), self.runs, programs,
+        x = level1_features(model, candidate_lists(signals, self.aux_visual, self.use_text), programs,
                             {n: i for i, n in enumerate(names)})
         fitted = self.classifier.predict_proba(x[None, :])[0]
         # classes val never showed keep the model's probability; the fitted ones share the rest
@@ -89,7 +89,7 @@ class Level1Refiner:
         p1 = self.level1(category, signals, programs)
         leaf = np.asarray(category.levels[2], np.float64)
         parent = hierarchy.parent[0]
-        mass = np.bincount(parent, weights=leaf, minlength=len(p1))
+        mass = hierarchy.marginals(leaf[None, :])[0][0]  # the model's level 1, from its leaves
         counts = np.bincount(parent, minlength=len(p1))
         # within a class the model's split stays; a class the model gave nothing is split evenly
         within = np.where(mass[parent] > 1e-12, leaf / np.maximum(mass[parent], 1e-300), 1.0 / counts[parent])
@@ -111,14 +111,14 @@ def fit_level1_refiner(examples: list[tuple[ClipSignals, str | None]], categorie
     names = [n[0] for n in rows[0][0].category.hierarchy.level_names[0]]
     level1 = {n: i for i, n in enumerate(names)}
     rows = [(sig, cat) for sig, cat in rows if cat[0] in level1]
-    runs = list(candidate_lists(rows[0][0], aux_visual, use_text)) if rows else []
-    X = np.array([level1_features(np.asarray(s.category.levels[0]), candidate_lists(s, aux_visual, use_text), runs,
+    X = np.array([level1_features(np.asarray(s.category.levels[0]), candidate_lists(s, aux_visual, use_text),
                                   programs, level1) for s, _ in rows])
     y = np.array([level1[cat[0]] for _, cat in rows])
     if len(rows) < MIN_CLIPS or len(np.unique(y)) < 2:
         return None, None
     model_hit = float((X[:, :len(names)].argmax(1) == y).mean())
-    summary = {"clips": len(rows), "lists": runs, "level1_hit_model": model_hit}
+    summary = {"clips": len(rows), "lists": list(candidate_lists(rows[0][0], aux_visual, use_text)),
+               "level1_hit_model": model_hit}
     classifier = LogisticRegression(C=C, max_iter=5000)
     smallest = int(np.bincount(y)[np.unique(y)].min())
     cv = (StratifiedKFold(FOLDS, shuffle=True, random_state=seed) if smallest >= FOLDS  # else a fold lacks a class
@@ -129,7 +129,7 @@ def fit_level1_refiner(examples: list[tuple[ClipSignals, str | None]], categorie
         summary["kept"] = False
         return None, summary
     summary["kept"] = True
-    return Level1Refiner(classifier.fit(X, y), runs, names, use_text, aux_visual), summary
+    return Level1Refiner(classifier.fit(X, y), names, use_text, aux_visual), summary
 
 
 __all__ = ["Level1Refiner", "candidate_lists", "fit_level1_refiner", "level1_features"]

@@ -65,13 +65,12 @@ def _clips(n: int, informative: bool, seed: int = 0):
 def test_level1_features_are_the_model_log_probabilities_then_each_lists_rank_weighted_shares():
     level1 = {n: i for i, n in enumerate(LEVEL1)}
     lists = {"visual": ["p30", "p00", "p31", "gone"], "text": []}
-    x = level1_features(np.array([0.5, 0.25, 0.25]), lists, ["visual", "text"], PROGRAMS, level1)
+    x = level1_features(np.array([0.5, 0.25, 0.25]), lists, PROGRAMS, level1)
     assert x[:3] == pytest.approx(np.log([0.5, 0.25, 0.25]))
     votes = np.array([1 / 2, 1 + 1 / 3, 0.0])  # p00 at rank 1 (电视剧); p30, p31 at ranks 0 and 2 (综艺)
     assert x[3:6] == pytest.approx(votes / votes.sum())
     assert x[6:] == pytest.approx(np.zeros(3))  # an empty list votes for nothing
-    deep = level1_features(np.ones(3) / 3, {"visual": ["p00"] * LIST_DEPTH + ["p50"] * 5}, ["visual"], PROGRAMS,
-                           level1)
+    deep = level1_features(np.ones(3) / 3, {"visual": ["p00"] * LIST_DEPTH + ["p50"] * 5}, PROGRAMS, level1)
     assert deep[3:] == pytest.approx([1.0, 0.0, 0.0])  # only the first LIST_DEPTH vote
 
 
