@@ -58,6 +58,12 @@ def encoder(
     luma: bool = typer.Option(True, help="the encoder sees each frame's standardised luma (off: RGB)"),
     crop_min: float = typer.Option(0.2, help="smallest share of the frame's area a random resized crop keeps"),
     weights: Path = typer.Option(None, help="start from a local timm weight file"),
+    freeze_bn: bool = typer.Option(False, help="batch norm keeps its starting statistics (initial or the weight "
+                                               "file's) while training"),
+    train_stages: int = typer.Option(0, help="train only the backbone's last N stages and its head conv "
+                                             "(0: the whole backbone)"),
+    head_norm: bool = typer.Option(False, help="standardise the pooled features by their batch before the MLP head"),
+    momentum: float = typer.Option(0.99, help="the key encoder's momentum"),
     checkpoint_dir: Path = typer.Option(None, help="where checkpoints go (default: OUT.ckpt); a matching one resumes"),
     device: str = typer.Option(None, help="cpu or cuda (default: cuda when present)"),
     seed: int = typer.Option(0, help="seed"),
@@ -70,7 +76,8 @@ def encoder(
     cat = load_catalog_or_fail(catalog)
     settings = MocoSettings(arch=arch, epochs=epochs, batch_size=batch_size, splits=splits, optimizer=optimizer, lr=lr,
                             embed_dim=embed_dim, queue=queue, episode_positive_p=episode_positive_p,
-                            mask=mask,
+                            mask=mask, freeze_bn=freeze_bn, train_stages=train_stages, head_norm=head_norm,
+                            momentum=momentum,
                             train_fps=fps, attention=attention, seed=seed, weights=str(weights) if weights else None,
                             augment=AugmentSettings(image_size=image_size, standard=standard, anti_shortcut=anti_shortcut,
                                                     luma=luma, crop_scale=(crop_min, 1.0)))

@@ -11,6 +11,9 @@
 - positives: two views of one frame, or (`episode_positive_p`, `temporal_positive_p`, in
   train_encoder) a frame and another frame of its episode or the next frame of its shot;
 - InfoNCE with temperature 0.2;
+- optionally only the backbone's last stages train (`train_stages`), its batch norms keep their
+  starting statistics (`freeze_bn`), and the pooled features are standardised before the head
+  (`head_norm`): a start from a network that already ranks near-copies (docs/visual.md);
 - batch-norm leakage without multi-GPU shuffle-BN: split-BN by forward passes over sub-batches
   (each normalised on its own), with the keys shuffled before splitting, so no key sub-batch has
   the same members as a query sub-batch. Sub-batches must not be small: at 4 x 32 the batch
@@ -28,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from assoc.errors import InputError
 from assoc.training.augment import AugmentSettings
 
 MASKS = ("shot", "episode", "program")
@@ -58,21 +62,75 @@ class MocoSettings:
     train_fps: float = 1.0
     seed: int = 0
     weights: str | None = None  # a local timm weight file to start from
+    freeze_bn: bool = False  # batch norm keeps its starting statistics (initial, or the weight file's) throughout
+    train_stages: int = 0  # 0: the whole backbone; N: only its last N stages and what follows them (head conv)
+    head_norm: bool = False  # standardise the pooled features (batch statistics) before the MLP head
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
 class ProjectedBackbone(nn.Module):
-    """backbone -> MLP head (C -> C -> head_dim) -> L2 normalisation."""
+    """backbone -> [standardisation] -> MLP head (C -> C -> head_dim) -> L2 normalisation.
 
-    def __init__(self, backbone: nn.Module, width: int, head_dim: int):
+    `norm`: the pooled features are standardised by their batch's statistics before the head (the
+    saved encoder standardises them too, `EmbeddingNet.feature_norm`). A random backbone whose batch
+    norms keep their initial statistics gives tiny pooled features that share one direction; without
+    this the head's outputs for all frames are near-copies of each other and the loss teaches little."""
+
+    def __init__(self, backbone: nn.Module, width: int, head_dim: int, norm: bool = False):
         super().__init__()
         self.backbone = backbone
+        self.norm = nn.BatchNorm1d(width, affine=False) if norm else nn.Identity()
         self.head = nn.Sequential(nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, head_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.head(self.backbone(x)), dim=1)  # N x head_dim
+        return F.normalize(self.head(self.norm(self.backbone(x))), dim=1)  # N x head_dim
+
+
+def is_batch_norm(m: nn.Module) -> bool:
+    return isinstance(m, nn.modules.batchnorm._BatchNorm)
+
+
+def freeze_early_stages(backbone: nn.Module, train_stages: int) -> list[str]:
+    """Freeze every parameter of the backbone before its last `train_stages` stages (timm
+    EfficientNet-family `blocks`); the stages kept and what follows them (head conv and its batch
+    norm) stay trainable. Returns the names of the trainable top-level parts. 0 freezes nothing."""
+    if train_stages <= 0:
+        return [n for n, _ in backbone.named_children()]
+    blocks = getattr(backbone, "blocks", None)
+    if not isinstance(blocks, nn.Sequential) or train_stages > len(blocks):
+        have = len(blocks) if isinstance(blocks, nn.Sequential) else 0
+        raise InputError(f"cannot train the last {train_stages} stages: the backbone has {have}")
+    names = [n for n, _ in backbone.named_children()]
+    after = names[names.index("blocks") + 1:]
+    first = len(blocks) - train_stages
+    for p in backbone.parameters():
+        p.requires_grad = False
+    for k in range(first, len(blocks)):
+        for p in blocks[k].parameters():
+            p.requires_grad = True
+    for n in after:
+        for p in getattr(backbone, n).parameters():
+            p.requires_grad = True
+    return [f"blocks.{k}" for k in range(first, len(blocks))] + after
+
+
+def frozen_norms(encoder: nn.Module, freeze_bn: bool) -> list[str]:
+    """Names of the backbone's batch-norm modules that stay in eval mode while training: all of them
+    with `freeze_bn`, else those of frozen stages (their statistics are part of what is frozen). The
+    head's standardisation always uses its batch."""
+    return [f"backbone.{n}" for n, m in encoder.backbone.named_modules()
+            if is_batch_norm(m) and (freeze_bn or not any(p.requires_grad for p in m.parameters()))]
+
+
+def set_train_mode(model: "MoCo", frozen: list[str]) -> None:
+    """Both encoders in train mode except the named batch norms, in eval mode with their statistics."""
+    model.train()
+    for enc in (model.encoder_q, model.encoder_k):
+        modules = dict(enc.named_modules())
+        for n in frozen:
+            modules[n].eval()
 
 
 def split_forward(encoder: nn.Module, x: torch.Tensor, splits: int) -> torch.Tensor:

@@ -19,7 +19,15 @@ from assoc.errors import InputError
 from assoc.training.attention import attend
 from assoc.training.augment import TwoViews
 from assoc.training.frames import FrameSet, load_frames
-from assoc.training.moco import MASKS, MoCo, MocoSettings, ProjectedBackbone
+from assoc.training.moco import (
+    MASKS,
+    MoCo,
+    MocoSettings,
+    ProjectedBackbone,
+    freeze_early_stages,
+    frozen_norms,
+    set_train_mode,
+)
 
 CHECKPOINT = "moco.pt"
 
@@ -102,20 +110,23 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
     device = _device(device)
     t0 = time.time()
     report = TrainReport(device=device)
+    torch.manual_seed(settings.seed)
+    base = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
+                            seed=settings.seed, weights=settings.weights, luma=settings.augment.luma)
+    freeze_early_stages(base.net.backbone, settings.train_stages)  # before decoding: a bad value fails at once
     frames = frames or load_frames(catalog, fps=settings.train_fps)
     report.frames, report.failures = len(frames), frames.failures
     if len(frames) < 2 * settings.batch_size:
         raise InputError(f"{len(frames)} training frames: need at least {2 * settings.batch_size} (two batches)")
     queue = settings.queue or min(16384, len(frames) // 2)
     queue = max(settings.batch_size, min(queue, len(frames) // 2))
-    torch.manual_seed(settings.seed)
-    base = TimmFrameEncoder(settings.arch, dim=settings.embed_dim, image_size=settings.augment.image_size,
-                            seed=settings.seed, weights=settings.weights, luma=settings.augment.luma)
     width = base.net.proj.in_features
     group = frames.program if settings.mask == "program" else frames.episode
-    model = MoCo(ProjectedBackbone(base.net.backbone, width, settings.head_dim), queue, settings.momentum,
-                 settings.temperature, settings.splits, settings.dedup_seconds, settings.mask != "shot").to(device)
-    optimizer, lr = _optimizer(settings, model.encoder_q.parameters())
+    model = MoCo(ProjectedBackbone(base.net.backbone, width, settings.head_dim, settings.head_norm), queue,
+                 settings.momentum, settings.temperature, settings.splits, settings.dedup_seconds,
+                 settings.mask != "shot").to(device)
+    frozen = frozen_norms(model.encoder_q, settings.freeze_bn)
+    optimizer, lr = _optimizer(settings, [p for p in model.encoder_q.parameters() if p.requires_grad])
     ranges = _episode_ranges(frames.episode)
     steps_per_epoch = len(frames) // settings.batch_size
     total = steps_per_epoch * settings.epochs
@@ -134,7 +145,7 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
     step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, settings.epochs):
-        model.train()
+        set_train_mode(model, frozen)
         order = rng.permutation(len(frames))
         losses, accs = [], []
         for b in range(steps_per_epoch):
@@ -143,7 +154,7 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
             if settings.attention:
                 model.encoder_q.backbone.eval()
                 im_q = attend(model.encoder_q.backbone, im_q, settings.p_crop, settings.p_drop, gen)
-                model.encoder_q.backbone.train()
+                set_train_mode(model, frozen)
             for g in optimizer.param_groups:  # cosine schedule, per step
                 g["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / max(1, total)))
             with amp:

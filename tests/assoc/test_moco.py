@@ -9,10 +9,11 @@ import torch
 
 from assoc.catalog import load_catalog
 from assoc.encoders import load_encoder
+from assoc.encoders.timm_encoder import TimmFrameEncoder
 from assoc.errors import InputError
 from assoc.training.attention import attend, attention_crop, attention_drop, attention_maps
 from assoc.training.augment import AugmentSettings, TwoViews
-from assoc.training.moco import MoCo, MocoSettings, ProjectedBackbone, split_forward
+from assoc.training.moco import MoCo, MocoSettings, ProjectedBackbone, freeze_early_stages, frozen_norms, split_forward
 from assoc.training.shortcuts import PAINTERS, paint_shortcuts
 from assoc.training.train_encoder import train_encoder
 
@@ -144,3 +145,55 @@ def test_episode_ranges_and_the_episode_mask():
         model.queue_group[:], model.queue_t[:] = 0, 1000.0  # same episode, far in time, another shot
         losses.append(float(model(x, x, torch.zeros(8, dtype=torch.long), torch.zeros(8))[0]))
     assert losses[0] < losses[1]  # with the mask, the own-episode copy is no negative
+
+
+def test_training_only_the_last_stage_with_frozen_batch_norm(tiny_universe, taxonomy, tmp_path):
+    """`train_stages` 1 + `freeze_bn`: the stem and every earlier stage keep their initial weights, every batch
+    norm its initial statistics (the network trained is the one embedded), and the last stage learns."""
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    settings = MocoSettings(arch="test_efficientnet", head_dim=16, embed_dim=16, batch_size=16, epochs=1,
+                            augment=AugmentSettings(image_size=48), optimizer="adamw", freeze_bn=True, train_stages=1)
+    train_encoder(catalog, tmp_path / "enc", settings)
+    trained = load_encoder(tmp_path / "enc").net.backbone.state_dict()
+    start = TimmFrameEncoder("test_efficientnet", dim=16, image_size=48, seed=0).net.backbone.state_dict()
+    last = len(load_encoder(tmp_path / "enc").net.backbone.blocks) - 1
+    changed = {k for k in start if not torch.equal(start[k], trained[k])}
+    assert changed and all(k.startswith((f"blocks.{last}.", "conv_head", "bn2")) for k in changed)
+    assert not any("running_" in k for k in changed)  # statistics never move
+    assert any(k.startswith(f"blocks.{last}.") for k in changed)
+    with pytest.raises(InputError, match="last 99 stages"):
+        train_encoder(catalog, tmp_path / "x", replace(settings, train_stages=99))
+
+
+def test_freeze_early_stages_and_frozen_norms():
+    backbone = timm.create_model("test_efficientnet", pretrained=False, num_classes=0)
+    trainable = freeze_early_stages(backbone, 2)
+    n = len(backbone.blocks)
+    assert trainable[:2] == [f"blocks.{n - 2}", f"blocks.{n - 1}"] and "conv_head" in trainable
+    assert not any(p.requires_grad for p in backbone.conv_stem.parameters())
+    assert not any(p.requires_grad for p in backbone.blocks[n - 3].parameters())
+    assert all(p.requires_grad for p in backbone.blocks[n - 1].parameters())
+    enc = ProjectedBackbone(backbone, int(backbone.num_features), 8)
+    frozen = frozen_norms(enc, freeze_bn=False)
+    assert "backbone.bn1" in frozen and not any(f.startswith(f"backbone.blocks.{n - 1}.") for f in frozen)
+    everything = frozen_norms(enc, freeze_bn=True)
+    assert set(frozen) < set(everything) and "backbone.bn2" in everything
+    assert freeze_early_stages(timm.create_model("test_efficientnet", num_classes=0), 0)  # nothing frozen
+
+
+def test_head_norm_spreads_a_random_backbones_features():
+    """With batch norms at their initial statistics a random backbone's pooled features share one direction, so
+    the head maps every frame to nearly one vector; standardising them first (`head_norm`) spreads them."""
+    torch.manual_seed(0)
+    x = torch.rand(64, 3, 48, 48)
+    spread = {}
+    for norm in (False, True):
+        torch.manual_seed(1)
+        backbone = timm.create_model("test_efficientnet", pretrained=False, num_classes=0).eval()
+        enc = ProjectedBackbone(backbone, int(backbone.num_features), 16, norm=norm).train()
+        enc.backbone.eval()
+        with torch.no_grad():
+            z = enc(x)
+        cos = z @ z.T
+        spread[norm] = float(cos[~torch.eye(64, dtype=torch.bool)].mean())
+    assert spread[False] > 0.99 and spread[True] < 0.8, spread
