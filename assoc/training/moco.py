@@ -64,7 +64,7 @@ class MocoSettings:
     weights: str | None = None  # a local timm weight file to start from
     freeze_bn: bool = False  # batch norm keeps its starting statistics (initial, or the weight file's) throughout
     train_stages: int = 0  # 0: the whole backbone; N: only its last N stages and what follows them (head conv)
-    head_norm: bool = False  # standardise the pooled features (batch statistics) before the MLP head
+    head_norm: bool = False  # standardise the pooled features before the MLP head (statistics fixed at the start)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -73,10 +73,13 @@ class MocoSettings:
 class ProjectedBackbone(nn.Module):
     """backbone -> [standardisation] -> MLP head (C -> C -> head_dim) -> L2 normalisation.
 
-    `norm`: the pooled features are standardised by their batch's statistics before the head (the
-    saved encoder standardises them too, `EmbeddingNet.feature_norm`). A random backbone whose batch
-    norms keep their initial statistics gives tiny pooled features that share one direction; without
-    this the head's outputs for all frames are near-copies of each other and the loss teaches little."""
+    `norm`: the pooled features are standardised before the head (the saved encoder standardises them
+    too, `EmbeddingNet.feature_norm`), by statistics estimated once on training frames
+    (`calibrate_head_norm`) and then fixed. A random backbone whose batch norms keep their initial
+    statistics gives tiny pooled features that share one direction; without this the head's outputs
+    for all frames are near-copies of each other and the loss teaches little. Batch statistics there
+    fail: the features vary so little that each sub-batch's own standardisation moves one frame's
+    query and key apart (docs/visual.md)."""
 
     def __init__(self, backbone: nn.Module, width: int, head_dim: int, norm: bool = False):
         super().__init__()
@@ -117,11 +120,23 @@ def freeze_early_stages(backbone: nn.Module, train_stages: int) -> list[str]:
 
 
 def frozen_norms(encoder: nn.Module, freeze_bn: bool) -> list[str]:
-    """Names of the backbone's batch-norm modules that stay in eval mode while training: all of them
-    with `freeze_bn`, else those of frozen stages (their statistics are part of what is frozen). The
-    head's standardisation always uses its batch."""
-    return [f"backbone.{n}" for n, m in encoder.backbone.named_modules()
-            if is_batch_norm(m) and (freeze_bn or not any(p.requires_grad for p in m.parameters()))]
+    """Names of the batch-norm modules that stay in eval mode while training: the backbone's, all of
+    them with `freeze_bn`, else those of frozen stages (their statistics are part of what is frozen);
+    and the head's standardisation, whose statistics `calibrate_head_norm` fixed."""
+    names = [f"backbone.{n}" for n, m in encoder.backbone.named_modules()
+             if is_batch_norm(m) and (freeze_bn or not any(p.requires_grad for p in m.parameters()))]
+    return names + (["norm"] if is_batch_norm(encoder.norm) else [])
+
+
+@torch.no_grad()
+def calibrate_head_norm(encoder: nn.Module, batches) -> None:
+    """Set the head's standardisation to the mean and variance of the pooled features of `batches`
+    (preprocessed N x 3 x H x W tensors), computed with the backbone as it is used in training."""
+    if not is_batch_norm(encoder.norm):
+        return
+    feats = torch.cat([encoder.backbone(x).float() for x in batches])
+    encoder.norm.running_mean.copy_(feats.mean(0))
+    encoder.norm.running_var.copy_(feats.var(0))
 
 
 def set_train_mode(model: "MoCo", frozen: list[str]) -> None:

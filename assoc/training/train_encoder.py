@@ -24,6 +24,7 @@ from assoc.training.moco import (
     MoCo,
     MocoSettings,
     ProjectedBackbone,
+    calibrate_head_norm,
     freeze_early_stages,
     frozen_norms,
     set_train_mode,
@@ -126,6 +127,14 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
                  settings.momentum, settings.temperature, settings.splits, settings.dedup_seconds,
                  settings.mask != "shot").to(device)
     frozen = frozen_norms(model.encoder_q, settings.freeze_bn)
+    if settings.head_norm:  # statistics from key views of up to 2,048 frames, the same for both encoders
+        set_train_mode(model, frozen)
+        pick = np.random.default_rng(settings.seed).choice(len(frames), min(len(frames), 2048), replace=False)
+        calib_views = TwoViews(settings.augment, seed=settings.seed + 1, device=device)
+        batches = [calib_views(frames.frames[pick[i : i + settings.batch_size]])[1]
+                   for i in range(0, len(pick), settings.batch_size)]
+        for enc in (model.encoder_q, model.encoder_k):
+            calibrate_head_norm(enc, batches)
     optimizer, lr = _optimizer(settings, [p for p in model.encoder_q.parameters() if p.requires_grad])
     ranges = _episode_ranges(frames.episode)
     steps_per_epoch = len(frames) // settings.batch_size

@@ -13,7 +13,15 @@ from assoc.encoders.timm_encoder import TimmFrameEncoder
 from assoc.errors import InputError
 from assoc.training.attention import attend, attention_crop, attention_drop, attention_maps
 from assoc.training.augment import AugmentSettings, TwoViews
-from assoc.training.moco import MoCo, MocoSettings, ProjectedBackbone, freeze_early_stages, frozen_norms, split_forward
+from assoc.training.moco import (
+    MoCo,
+    MocoSettings,
+    ProjectedBackbone,
+    calibrate_head_norm,
+    freeze_early_stages,
+    frozen_norms,
+    split_forward,
+)
 from assoc.training.shortcuts import PAINTERS, paint_shortcuts
 from assoc.training.train_encoder import train_encoder
 
@@ -183,7 +191,8 @@ def test_freeze_early_stages_and_frozen_norms():
 
 def test_head_norm_spreads_a_random_backbones_features():
     """With batch norms at their initial statistics a random backbone's pooled features share one direction, so
-    the head maps every frame to nearly one vector; standardising them first (`head_norm`) spreads them."""
+    the head maps every frame to nearly one vector; standardising them first (`head_norm`, statistics fixed by
+    `calibrate_head_norm`) spreads them, and a frame's output does not depend on the batch it is in."""
     torch.manual_seed(0)
     x = torch.rand(64, 3, 48, 48)
     spread = {}
@@ -191,9 +200,13 @@ def test_head_norm_spreads_a_random_backbones_features():
         torch.manual_seed(1)
         backbone = timm.create_model("test_efficientnet", pretrained=False, num_classes=0).eval()
         enc = ProjectedBackbone(backbone, int(backbone.num_features), 16, norm=norm).train()
-        enc.backbone.eval()
+        for n in frozen_norms(enc, freeze_bn=True):
+            dict(enc.named_modules())[n].eval()
+        calibrate_head_norm(enc, [x[:32], x[32:]])
         with torch.no_grad():
             z = enc(x)
+            alone = enc(torch.cat([x[:1], x[40:50]]))[0]
         cos = z @ z.T
         spread[norm] = float(cos[~torch.eye(64, dtype=torch.bool)].mean())
+        assert torch.allclose(alone, z[0], atol=1e-5)
     assert spread[False] > 0.99 and spread[True] < 0.8, spread
