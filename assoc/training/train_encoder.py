@@ -143,7 +143,10 @@ def train_encoder(catalog: Catalog, out: str | Path, settings: MocoSettings | No
     start_epoch = 0
     if ckpt.is_file():
         state = torch.load(ckpt, map_location=device, weights_only=False)
-        if state["settings"] == settings.as_dict() and state["frames"] == len(frames):
+        # settings added since the checkpoint was written take their defaults, which are the old behaviour
+        stored = {**{k: v for k, v in MocoSettings().as_dict().items() if k not in state["settings"]},
+                  **state["settings"]}
+        if stored == settings.as_dict() and state["frames"] == len(frames):
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             start_epoch = report.resumed_from_epoch = state["epoch"]

@@ -101,6 +101,15 @@ def test_short_training_saves_a_trained_encoder_and_resumes(tiny_universe, taxon
     assert enc.embed(FRAME[None]).shape == (1, 16)
     again = train_encoder(catalog, tmp_path / "enc2", settings, checkpoint_dir=tmp_path / "enc.ckpt")
     assert again.resumed_from_epoch == 1 and again.steps == report.steps  # nothing left to train
+    ckpt = tmp_path / "enc.ckpt" / "moco.pt"  # written before the stop-36 settings existed: still resumes
+    state = torch.load(ckpt, weights_only=False)
+    for k in ("freeze_bn", "train_stages", "head_norm"):
+        del state["settings"][k]
+    torch.save(state, ckpt)
+    older = train_encoder(catalog, tmp_path / "enc3", settings, checkpoint_dir=tmp_path / "enc.ckpt")
+    assert older.resumed_from_epoch == 1
+    other = train_encoder(catalog, tmp_path / "enc4", replace(settings, head_norm=True), checkpoint_dir=tmp_path / "enc.ckpt")
+    assert other.resumed_from_epoch == 0  # other settings: trained afresh
     untrained = train_encoder(catalog, tmp_path / "untrained", replace(settings, epochs=0))
     base = load_encoder(tmp_path / "untrained")
     assert untrained.steps == 0 and not base.trained and base.calibrated and base.luma
