@@ -29,6 +29,8 @@ CATEGORY_DIR = "category"
 RERANKER_DIR = "reranker"
 VISUAL_DIR = "visual"
 BASELINES_DIR = "baselines"
+# the reference baselines an index may carry; any other name in its manifest's "baselines" is a --compare-encoder run
+REFERENCE_BASELINES = ("color_histogram", "luma_thumbnail", "relative_histogram", "untrained_encoder")
 PROGRAMS_FILE = "programs.jsonl"
 
 
@@ -130,7 +132,8 @@ def _baseline_encoders(encoder: FrameEncoderBase, catalog: Catalog, settings: Bu
         untrained.calibrate(_calibration_frames(catalog, settings.calibration_frames, settings.short_side))
         out["untrained_encoder"] = untrained
     for name, directory in settings.compare_encoders.items():
-        if name in out or name == "visual" or not name.replace("_", "").replace("-", "").isalnum():
+        plain = name.replace("_", "").replace("-", "").isalnum()
+        if name in out or name in REFERENCE_BASELINES or name == "visual" or not plain:
             raise InputError(f"comparison encoder name '{name}' is taken or not a plain name")
         out[name] = load_encoder(directory)
     return out

@@ -7,7 +7,15 @@ from pathlib import Path
 
 from assoc.encoders import FrameEncoderBase, load_encoder
 from assoc.errors import IndexMismatchError, InputError
-from assoc.index_build import BASELINES_DIR, CATEGORY_DIR, ENCODER_DIR, PROGRAMS_FILE, RERANKER_DIR, VISUAL_DIR
+from assoc.index_build import (
+    BASELINES_DIR,
+    CATEGORY_DIR,
+    ENCODER_DIR,
+    PROGRAMS_FILE,
+    REFERENCE_BASELINES,
+    RERANKER_DIR,
+    VISUAL_DIR,
+)
 from assoc.jsonl import read_jsonl_strict
 from assoc.schema import Program
 from indexes.errors import IndexBackendError
@@ -42,6 +50,12 @@ class OpenIndex:
     @property
     def signals(self) -> list[str]:
         return list(self.manifest.get("signals", []))
+
+    @property
+    def comparisons(self) -> dict[str, VisualIndex]:
+        """The runs indexed with `--compare-encoder` (ablations asked for at build time): every baseline but the
+        reference ones."""
+        return {n: v for n, v in self.baselines.items() if n not in REFERENCE_BASELINES}
 
     @property
     def open_set_threshold(self) -> float:

@@ -19,7 +19,8 @@ def evaluate(
                                              "index: clips decoded and read as a lookup reads them"),
     encoder: Path = typer.Option(None, help="with --category: the frame encoder directory the model was trained on"),
     baselines: bool = typer.Option(True, help="also run the baselines (colour histogram, untrained encoder, "
-                                              "category ablations)"),
+                                              "re-ranker and category ablations; the index's --compare-encoder "
+                                              "runs are scored either way)"),
     vector_device: str = typer.Option(None, help="auto, cpu or gpu: where FAISS searches (default: ASSOC_VECTOR_DEVICE or auto)"),
     workers: int = typer.Option(1, min=1, help="with --index: look clips up in this many processes, each with its share "
                                                "of the CPU threads (each loads the index)"),

@@ -44,8 +44,9 @@ class _Evaluation:
         self.lookup = lookup = Associator(index, settings)
         self.visual_runs = {"visual": index.visual} if index.visual is not None else {}
         self.notes = []
+        if index.visual is not None:  # the index's --compare-encoder runs are scored with or without the baselines
+            self.visual_runs.update(index.baselines if baselines else index.comparisons)
         if baselines and index.visual is not None:
-            self.visual_runs.update(index.baselines)
             if not index.manifest["encoder"].get("trained"):
                 self.notes.append("the index's encoder is untrained: the 'visual' run is the untrained-encoder baseline")
             elif "untrained_encoder" not in index.baselines:

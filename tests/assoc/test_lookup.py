@@ -116,6 +116,24 @@ def test_trained_encoder_index_carries_untrained_baseline(tiny_universe, taxonom
                                    "moco_standard", "text", "fused"}
     assert report["runs"]["moco_standard"]["by_edit"].keys() == report["runs"]["visual"]["by_edit"].keys()
     assert not report["notes"]
+    # --no-baselines drops the reference baselines, not the ablation runs the index was built to compare
+    assert set(index.comparisons) == {"moco_standard"}
+    lean = evaluate(tmp_path / "idx", tiny_universe / "clips" / "test.jsonl", tmp_path / "report-lean", baselines=False)
+    assert set(lean["runs"]) == {"visual", "moco_standard", "text", "fused"}
+    for k in ("recall@1", "recall@10", "mrr"):
+        assert lean["runs"]["moco_standard"]["overall"][k] == report["runs"]["moco_standard"]["overall"][k]
+
+
+def test_comparison_encoder_cannot_take_a_reference_baselines_name(tiny_universe, taxonomy, tmp_path):
+    from assoc.index_build import BuildSettings, build_index
+
+    catalog = load_catalog(tiny_universe / "catalog.jsonl", taxonomy)
+    create_encoder("test_efficientnet", dim=8, image_size=48, seed=6, trained=True).save(tmp_path / "ablation")
+    settings = BuildSettings(short_side=72, thumbnail_baseline=False,  # the name is free in this index, still refused
+                             compare_encoders={"luma_thumbnail": str(tmp_path / "ablation")})
+    with pytest.raises(InputError, match="luma_thumbnail"):
+        build_index(catalog, tmp_path / "idx", create_encoder("luma_thumbnail"), settings)
+    assert not (tmp_path / "idx").exists()
 
 
 @pytest.mark.parametrize("codec,refine", [("Flat", 0), ("PQ4x4fs", 8)])
