@@ -133,7 +133,7 @@ def _baseline_encoders(encoder: FrameEncoderBase, catalog: Catalog, settings: Bu
         out["untrained_encoder"] = untrained
     for name, directory in settings.compare_encoders.items():
         plain = name.replace("_", "").replace("-", "").isalnum()
-        if name in out or name in REFERENCE_BASELINES or name == "visual" or not plain:
+        if name in REFERENCE_BASELINES or name == "visual" or not plain:  # `out` holds only reference names
             raise InputError(f"comparison encoder name '{name}' is taken or not a plain name")
         out[name] = load_encoder(directory)
     return out
